@@ -1,0 +1,28 @@
+import type { Hono } from "hono";
+import type { Config } from "./config.ts";
+import type { Clock, Random } from "./domain/types.ts";
+import type { Db } from "./db/db.ts";
+import type { Storage } from "./db/storage.ts";
+import type { Settings } from "./cluster/settings.ts";
+import type { Metrics } from "./metrics/registry.ts";
+import type { Logger } from "./util/logger.ts";
+
+/**
+ * What every part of a running member shares: configuration, database, clock, randomness,
+ * logger, metrics, and the live settings. Built once by the composition root.
+ */
+export interface AppContext {
+  config: Config;
+  storage: Storage;
+  db: Db;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  metrics: Metrics;
+  /** Current cluster-wide settings (refreshed periodically). */
+  settings(): Settings;
+  /** Round trip to the database (health checks). */
+  ping(): Promise<void>;
+  /** Route groups to mount on the HTTP app (admin API, delivery channel, WebAdmin). */
+  httpMounts: Array<(app: Hono) => void>;
+}

@@ -1,0 +1,36 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { registerMembers } from "./cli/commands/members.ts";
+import { registerMigrate } from "./cli/commands/migrate.ts";
+import { registerSettings } from "./cli/commands/settings.ts";
+import { registerStart } from "./cli/commands/start.ts";
+import { coerceError } from "./util/errors.ts";
+
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+  return pkg && typeof pkg === "object" && "version" in pkg && typeof pkg.version === "string" ? pkg.version : "0.0.0";
+}
+
+export function buildProgram(): Command {
+  const v = version();
+  const program = new Command("mailcluster")
+    .description("clustered mail transfer system: SMTP frontends and backends coordinated through PostgreSQL")
+    .version(v);
+  registerStart(program, v);
+  registerMigrate(program);
+  registerMembers(program);
+  registerSettings(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    console.error(`mailcluster: ${coerceError(err).message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,54 @@
+import type { Command } from "commander";
+import { loadConfig, type ConfigFlags } from "../../config.ts";
+import { openStorage } from "../../db/open.ts";
+import { Member } from "../../member.ts";
+import { componentsFor } from "../../roles.ts";
+import { createLogger } from "../../util/logger.ts";
+import { coerceError } from "../../util/errors.ts";
+import { detectRuntime } from "../../../adapters/runtime/index.ts";
+
+export function registerStart(program: Command, version: string): void {
+  program
+    .command("start")
+    .description("run a cluster member (embedded PGlite database under ./data when DATABASE_URL is unset)")
+    .option("--role <role>", "all | frontend | backend (env MAILCLUSTER_ROLE)")
+    .option("--name <name>", "member name (env MEMBER_NAME; default host:smtp-port)")
+    .option("--smtp-port <port>", "SMTP listener port (env SMTP_PORT; default 2525)")
+    .option("--http-port <port>", "HTTP port: admin API, delivery channel, /health, /metrics (env HTTP_PORT; default 8025)")
+    .option("--submit <mode>", "locally | locally-for-others | remotely (env SUBMIT_MODE)")
+    .option("--host <address>", "address to listen on (env MAILCLUSTER_HOST; default 127.0.0.1)")
+    .action(async (flags: ConfigFlags) => {
+      const config = loadConfig(process.env, flags);
+      const logger = createLogger(config.logLevel, { member: config.memberName });
+      const storage = await openStorage(config, logger);
+      const runtime = await detectRuntime();
+      let member: Member;
+      try {
+        member = await Member.start({ config, storage, runtime, logger, version, components: await componentsFor(config) });
+      } catch (err) {
+        logger.fatal({ err: coerceError(err).message }, "could not start");
+        await storage.close();
+        process.exit(1);
+      }
+      // First signal: graceful (stop accepting, finish or release work, deregister). Second: now.
+      let signals = 0;
+      const onSignal = (signal: string) => {
+        signals += 1;
+        if (signals > 1) {
+          logger.warn({ signal }, "second signal: exiting now");
+          process.exit(1);
+        }
+        logger.info({ signal }, "shutting down");
+        member
+          .stop()
+          .then(() => storage.close())
+          .then(() => process.exit(0))
+          .catch((err) => {
+            logger.error({ err: coerceError(err).message }, "shutdown failed");
+            process.exit(1);
+          });
+      };
+      process.on("SIGTERM", () => onSignal("SIGTERM"));
+      process.on("SIGINT", () => onSignal("SIGINT"));
+    });
+}

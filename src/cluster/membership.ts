@@ -1,0 +1,59 @@
+import type { Clock } from "../domain/types.ts";
+import type { Db } from "../db/db.ts";
+import type { Logger } from "../util/logger.ts";
+import { coerceError } from "../util/errors.ts";
+import { deregisterMember, heartbeatMember, type MemberInfo, registerMember } from "./members.ts";
+
+export interface MembershipOptions {
+  db: Db;
+  info: MemberInfo;
+  clock: Clock;
+  logger: Logger;
+  intervalMs: number;
+}
+
+/** Keeps this process's row in `members` fresh; a missed beat is logged, never fatal. */
+export class Membership {
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private beating: Promise<void> | null = null;
+
+  constructor(private readonly o: MembershipOptions) {}
+
+  get name(): string {
+    return this.o.info.name;
+  }
+
+  async start(): Promise<void> {
+    await registerMember(this.o.db, this.o.info, this.o.clock.now());
+    this.o.logger.info({ member: this.o.info.name, roles: this.o.info.roles, submitMode: this.o.info.submitMode }, "member registered");
+    this.timer = setInterval(() => void this.beat(), this.o.intervalMs);
+    this.timer.unref?.();
+  }
+
+  async beat(): Promise<void> {
+    if (this.beating) return this.beating;
+    this.beating = (async () => {
+      try {
+        const present = await heartbeatMember(this.o.db, this.o.info.name, this.o.clock.now());
+        if (!present) await registerMember(this.o.db, this.o.info, this.o.clock.now());
+      } catch (err) {
+        this.o.logger.warn({ err: coerceError(err).message }, "heartbeat failed; will retry");
+      } finally {
+        this.beating = null;
+      }
+    })();
+    return this.beating;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.beating;
+    try {
+      await deregisterMember(this.o.db, this.o.info.name);
+      this.o.logger.info({ member: this.o.info.name }, "member deregistered");
+    } catch (err) {
+      this.o.logger.warn({ err: coerceError(err).message }, "could not deregister");
+    }
+  }
+}

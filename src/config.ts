@@ -1,0 +1,72 @@
+import { hostname } from "node:os";
+import type { Role, SubmitMode } from "./domain/types.ts";
+
+/** Per-process configuration: environment variables, each overridable by a flag of `start`. */
+export interface Config {
+  databaseUrl: string | null;
+  dataDir: string;
+  memberName: string;
+  roles: Role[];
+  submitMode: SubmitMode;
+  smtpPort: number;
+  httpPort: number;
+  /** Address the listeners bind to. */
+  host: string;
+  /** Host name this member uses in HELO/EHLO, Received: and DSNs. */
+  hostname: string;
+  clusterSecret: string | null;
+  adminToken: string | null;
+  logLevel: string;
+}
+
+export interface ConfigFlags {
+  role?: string;
+  name?: string;
+  smtpPort?: string | number;
+  httpPort?: string | number;
+  submit?: string;
+  host?: string;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function parseRole(value: string): Role[] {
+  if (value === "all") return ["frontend", "backend"];
+  if (value === "frontend" || value === "backend") return [value];
+  throw new ConfigError(`--role must be all, frontend or backend (got "${value}")`);
+}
+
+export function parseSubmitMode(value: string): SubmitMode {
+  if (value === "locally" || value === "locally-for-others" || value === "remotely") return value;
+  throw new ConfigError(`--submit must be locally, locally-for-others or remotely (got "${value}")`);
+}
+
+function parsePort(value: string | number | undefined, fallback: number, what: string): number {
+  if (value === undefined || value === "") return fallback;
+  const n = typeof value === "number" ? value : Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${what} must be a port number 0-65535 (got "${value}")`);
+  return n;
+}
+
+export function loadConfig(env: Record<string, string | undefined>, flags: ConfigFlags = {}): Config {
+  const smtpPort = parsePort(flags.smtpPort ?? env.SMTP_PORT, 2525, "SMTP port");
+  const httpPort = parsePort(flags.httpPort ?? env.HTTP_PORT, 8025, "HTTP port");
+  const host = flags.host ?? env.MAILCLUSTER_HOST ?? "127.0.0.1";
+  const machine = env.MAILCLUSTER_HOSTNAME ?? hostname();
+  return {
+    databaseUrl: env.DATABASE_URL && env.DATABASE_URL.trim() !== "" ? env.DATABASE_URL : null,
+    dataDir: env.MAILCLUSTER_DATA ?? "./data",
+    memberName: flags.name ?? env.MEMBER_NAME ?? `${machine}:${smtpPort}`,
+    roles: parseRole(flags.role ?? env.MAILCLUSTER_ROLE ?? "all"),
+    submitMode: parseSubmitMode(flags.submit ?? env.SUBMIT_MODE ?? "locally-for-others"),
+    smtpPort,
+    httpPort,
+    host,
+    hostname: machine,
+    clusterSecret: env.CLUSTER_SECRET ?? null,
+    adminToken: env.ADMIN_TOKEN ?? null,
+    logLevel: env.LOG_LEVEL ?? "info",
+  };
+}

@@ -1,0 +1,186 @@
+import { sql } from "drizzle-orm";
+import type { AppContext } from "./app-context.ts";
+import type { Component } from "./component.ts";
+import type { Config } from "./config.ts";
+import type { Clock, Random } from "./domain/types.ts";
+import type { Storage } from "./db/storage.ts";
+import { migrate } from "./db/migrate.ts";
+import { loadSettings, type Settings } from "./cluster/settings.ts";
+import { Membership } from "./cluster/membership.ts";
+import { QueueWorker, type DeliveryHandler } from "./queue/worker.ts";
+import { QUEUE_CHANNEL } from "./queue/channel.ts";
+import { policyFromSettings } from "./queue/retry-schedule.ts";
+import { purgeExpired } from "./queue/purge.ts";
+import { createDeliveryHandler } from "./delivery/handler.ts";
+import { createHttpApp } from "./http/app.ts";
+import type { HttpServerHandle, Runtime } from "./runtime.ts";
+import { Metrics } from "./metrics/registry.ts";
+import { systemClock, systemRandom } from "./util/clock.ts";
+import { coerceError } from "./util/errors.ts";
+import type { Logger } from "./util/logger.ts";
+
+export interface MemberOptions {
+  config: Config;
+  storage: Storage;
+  runtime: Runtime;
+  logger: Logger;
+  clock?: Clock;
+  random?: Random;
+  /** Replaces the default delivery handler (tests, benchmarks). */
+  handler?: DeliveryHandler;
+  /** Parts started with the member, in order (frontend, backend...). */
+  components?: Component[];
+  /** Run the queue worker (false for a `remotely` member with nobody to fall back on is decided later). */
+  runWorker?: boolean;
+  version?: string;
+}
+
+/**
+ * One running mailcluster process: database, settings, membership, HTTP, queue worker and
+ * whatever components its roles bring. This is the composition root.
+ */
+export class Member {
+  readonly ctx: AppContext;
+  private worker: QueueWorker | null = null;
+  private membership: Membership | null = null;
+  private http: HttpServerHandle | null = null;
+  private timers: Array<ReturnType<typeof setInterval>> = [];
+  private unlisten: (() => Promise<void>) | null = null;
+  private currentSettings: Settings;
+  private stopping: Promise<void> | null = null;
+
+  private constructor(private readonly o: MemberOptions, settings: Settings) {
+    this.currentSettings = settings;
+    const db = o.storage.db;
+    this.ctx = {
+      config: o.config,
+      storage: o.storage,
+      db,
+      clock: o.clock ?? systemClock,
+      random: o.random ?? systemRandom,
+      logger: o.logger,
+      metrics: new Metrics(),
+      settings: () => this.currentSettings,
+      ping: async () => {
+        await db.execute(sql`SELECT 1`);
+      },
+      httpMounts: [],
+    };
+  }
+
+  static async start(o: MemberOptions): Promise<Member> {
+    const t0 = Date.now();
+    const result = await migrate(o.storage.db);
+    if (result.applied.length > 0) o.logger.info({ applied: result.applied.length }, "database migrated");
+    const member = new Member(o, await loadSettings(o.storage.db));
+    try {
+      await member.boot();
+    } catch (err) {
+      await member.stop().catch(() => {});
+      throw err;
+    }
+    o.logger.info(
+      { member: o.config.memberName, roles: o.config.roles, storage: o.storage.name, httpPort: member.httpPort, ms: Date.now() - t0 },
+      "member started",
+    );
+    return member;
+  }
+
+  get httpPort(): number | null {
+    return this.http?.port ?? null;
+  }
+
+  get queueWorker(): QueueWorker | null {
+    return this.worker;
+  }
+
+  private async boot(): Promise<void> {
+    const { ctx } = this;
+    const components = this.o.components ?? [];
+    for (const c of components) await c.prepare?.(ctx);
+
+    const app = createHttpApp(ctx);
+    this.http = await this.o.runtime.serveHttp(app.fetch, { port: this.o.config.httpPort, hostname: this.o.config.host });
+
+    const s = this.currentSettings;
+    this.membership = new Membership({
+      db: ctx.db,
+      clock: ctx.clock,
+      logger: ctx.logger,
+      intervalMs: s.heartbeat_interval_seconds * 1000,
+      info: {
+        name: this.o.config.memberName,
+        roles: this.o.config.roles,
+        smtpEndpoint: this.o.config.roles.includes("frontend") ? `${this.o.config.host}:${this.o.config.smtpPort}` : null,
+        httpUrl: `http://${this.o.config.host}:${this.http.port}`,
+        submitMode: this.o.config.submitMode,
+        hostname: this.o.config.hostname,
+        pid: typeof process !== "undefined" ? process.pid : null,
+        version: this.o.version ?? null,
+      },
+    });
+    await this.membership.start();
+
+    for (const c of components) await c.start?.(ctx);
+
+    if (this.o.runWorker !== false) {
+      this.worker = new QueueWorker({
+        db: ctx.db,
+        member: this.o.config.memberName,
+        includePool: () => this.o.config.submitMode === "locally-for-others",
+        handler: this.o.handler ?? createDeliveryHandler(ctx),
+        clock: ctx.clock,
+        random: ctx.random,
+        logger: ctx.logger,
+        policy: () => policyFromSettings(this.currentSettings),
+        leaseMs: s.queue_lease_seconds * 1000,
+        pollIntervalMs: s.queue_poll_interval_ms,
+        batchSize: s.queue_claim_batch,
+        concurrency: 16,
+        onRecorded: (summary) => {
+          for (const r of summary.recorded) {
+            ctx.metrics.inc("mailcluster_delivery_attempts_total", "Delivery attempts by result", { result: r.state === "queued" ? "deferred" : r.state });
+          }
+        },
+      });
+      if (ctx.storage.capabilities.listenNotify) {
+        this.unlisten = await ctx.storage.listen(QUEUE_CHANNEL, () => this.worker?.nudge());
+      }
+      this.worker.start();
+    }
+
+    this.every(30_000, async () => {
+      this.currentSettings = await loadSettings(ctx.db);
+    });
+    this.every(60_000, async () => {
+      const purged = await purgeExpired(ctx.db, { now: ctx.clock.now(), retentionSeconds: this.currentSettings.retention_seconds });
+      if (purged.messages + purged.attempts > 0) ctx.logger.info(purged, "purged done messages and old attempts");
+    });
+  }
+
+  private every(ms: number, task: () => Promise<void>): void {
+    const timer = setInterval(() => {
+      task().catch((err) => this.ctx.logger.warn({ err: coerceError(err).message }, "periodic task failed"));
+    }, ms);
+    timer.unref?.();
+    this.timers.push(timer);
+  }
+
+  /** Graceful: stop accepting and claiming, finish or release in-flight work, deregister. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const log = this.ctx.logger;
+    for (const t of this.timers) clearInterval(t);
+    const components = [...(this.o.components ?? [])].reverse();
+    for (const c of components) await c.stop?.().catch((err) => log.warn({ err: coerceError(err).message, component: c.name }, "stop failed"));
+    await this.unlisten?.().catch(() => {});
+    await this.worker?.stop();
+    await this.membership?.stop();
+    await this.http?.close();
+    log.info({ member: this.o.config.memberName }, "member stopped");
+  }
+}

@@ -1,0 +1,2 @@
+/** NOTIFY channel that wakes queue workers when work is committed. */
+export const QUEUE_CHANNEL = "mailcluster_queue";

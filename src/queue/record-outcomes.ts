@@ -1,0 +1,148 @@
+import { sql } from "drizzle-orm";
+import type { DeliveryOutcome, Random, SmtpReply } from "../domain/types.ts";
+import type { Db } from "../db/db.ts";
+import { attempts } from "../db/schema/index.ts";
+import { num, pgArray, queryRows, str, ts } from "../db/rows.ts";
+import { isExpired, type RetryPolicy, retryDelayMs } from "./retry-schedule.ts";
+
+/** One finished attempt for one claimed recipient. */
+export interface AttemptResult {
+  recipient: { id: number; messageId: number; address: string; attempts: number; queuedAt: Date };
+  outcome: DeliveryOutcome;
+  startedAt: Date;
+  durationMs: number;
+}
+
+export interface RecordOutcomesParams {
+  member: string;
+  results: readonly AttemptResult[];
+  now: Date;
+  policy: RetryPolicy;
+  random: Random;
+}
+
+export interface RecordedRecipient {
+  id: number;
+  messageId: number;
+  state: "queued" | "delivered" | "failed";
+  nextAttemptAt: Date | null;
+  reply: SmtpReply;
+}
+
+export interface RecordOutcomesSummary {
+  recorded: RecordedRecipient[];
+  /** Ids whose lease this member no longer held: their result was discarded, another member owns them. */
+  lost: number[];
+  /** Messages that became done (every recipient final) with this call. */
+  doneMessageIds: number[];
+}
+
+/** Turn a deferral into a final failure once the queue lifetime is used up (RFC 3463 4.4.7). */
+export function expiredReply(last: SmtpReply, lifetimeSeconds: number): SmtpReply {
+  const days = Math.round((lifetimeSeconds / 86400) * 10) / 10;
+  return {
+    code: last.code,
+    enhanced: "4.4.7",
+    text: `message expired: undeliverable for ${days} days; last error: ${last.code} ${last.enhanced ?? ""} ${last.text}`.replace(/\s+/g, " "),
+  };
+}
+
+/**
+ * Map delivery outcomes onto the queue, in one place and one transaction:
+ * delivered / failed become final (and the message is done when its last recipient is),
+ * deferred get their next attempt from the retry schedule or fail when expired.
+ * Only rows this member still holds are written.
+ */
+export async function recordOutcomes(db: Db, p: RecordOutcomesParams): Promise<RecordOutcomesSummary> {
+  if (p.results.length === 0) return { recorded: [], lost: [], doneMessageIds: [] };
+  const planned = p.results.map((r) => plan(r, p));
+
+  return db.transaction(async (tx) => {
+    const rows = await queryRows(
+      tx,
+      sql`
+        WITH v AS (
+          SELECT * FROM unnest(
+            ${pgArray(planned.map((x) => x.id))}::bigint[],
+            ${pgArray(planned.map((x) => x.state))}::text[],
+            ${pgArray(planned.map((x) => x.reply.code))}::int[],
+            ${pgArray(planned.map((x) => x.reply.enhanced))}::text[],
+            ${pgArray(planned.map((x) => x.reply.text))}::text[],
+            ${pgArray(planned.map((x) => (x.nextAttemptAt ? x.nextAttemptAt.toISOString() : null)))}::timestamptz[]
+          ) AS v(id, state, code, status, text, next_at)
+        ),
+        upd AS (
+          UPDATE recipients r
+          SET state = v.state,
+              attempts = r.attempts + 1,
+              locked_by = NULL,
+              locked_until = NULL,
+              next_attempt_at = coalesce(v.next_at, r.next_attempt_at),
+              last_code = v.code,
+              last_status = v.status,
+              last_text = v.text,
+              last_attempt_at = ${ts(p.now)},
+              final_at = CASE WHEN v.state IN ('delivered', 'failed') THEN ${ts(p.now)} ELSE NULL END
+          FROM v
+          WHERE r.id = v.id AND r.locked_by = ${p.member} AND r.state = 'queued'
+          RETURNING r.id, r.message_id, r.state
+        ),
+        fin AS (
+          SELECT message_id, count(*)::int AS n FROM upd WHERE state IN ('delivered', 'failed') GROUP BY message_id
+        ),
+        msg AS (
+          UPDATE messages m
+          SET pending_recipients = m.pending_recipients - fin.n,
+              done_at = CASE WHEN m.pending_recipients - fin.n <= 0 THEN ${ts(p.now)} ELSE NULL END
+          FROM fin
+          WHERE m.id = fin.message_id
+          RETURNING m.id, m.done_at
+        )
+        SELECT 'recipient' AS what, id, state FROM upd
+        UNION ALL
+        SELECT 'message' AS what, id, CASE WHEN done_at IS NULL THEN 'open' ELSE 'done' END FROM msg`,
+    );
+
+    const written = new Set<number>();
+    const doneMessageIds: number[] = [];
+    for (const row of rows) {
+      if (str(row.what) === "recipient") written.add(num(row.id));
+      else if (str(row.state) === "done") doneMessageIds.push(num(row.id));
+    }
+    const recorded = planned.filter((x) => written.has(x.id));
+    const lost = planned.filter((x) => !written.has(x.id)).map((x) => x.id);
+
+    const attemptRows = p.results
+      .filter((r) => written.has(r.recipient.id))
+      .map((r) => ({
+        messageId: r.recipient.messageId,
+        recipientId: r.recipient.id,
+        address: r.recipient.address,
+        member: p.member,
+        outcome: r.outcome.kind,
+        replyCode: r.outcome.reply.code,
+        enhancedStatus: r.outcome.reply.enhanced,
+        replyText: r.outcome.reply.text,
+        remoteHost: r.outcome.remoteHost ?? null,
+        startedAt: r.startedAt,
+        durationMs: Math.max(0, Math.round(r.durationMs)),
+      }));
+    if (attemptRows.length > 0) await tx.insert(attempts).values(attemptRows);
+
+    return { recorded, lost, doneMessageIds };
+  });
+}
+
+function plan(r: AttemptResult, p: RecordOutcomesParams): RecordedRecipient {
+  const { outcome, recipient } = r;
+  const base = { id: recipient.id, messageId: recipient.messageId };
+  if (outcome.kind === "delivered") return { ...base, state: "delivered", nextAttemptAt: null, reply: outcome.reply };
+  if (outcome.kind === "failed") return { ...base, state: "failed", nextAttemptAt: null, reply: outcome.reply };
+  if (isExpired(p.policy, recipient.queuedAt, p.now)) {
+    return { ...base, state: "failed", nextAttemptAt: null, reply: expiredReply(outcome.reply, p.policy.lifetimeSeconds) };
+  }
+  // The last try lands on the deadline itself rather than being skipped.
+  const deadline = recipient.queuedAt.getTime() + p.policy.lifetimeSeconds * 1000;
+  const next = Math.min(p.now.getTime() + retryDelayMs(p.policy, recipient.attempts + 1, p.random), deadline);
+  return { ...base, state: "queued", nextAttemptAt: new Date(next), reply: outcome.reply };
+}
