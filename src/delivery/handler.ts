@@ -1,17 +1,36 @@
 import type { AppContext } from "../app-context.ts";
-import type { DeliveryHandler } from "../queue/worker.ts";
+import { isLocalDomain } from "../accounts/lookup.ts";
+import type { ClaimedRecipient } from "../queue/claimed.ts";
+import type { DeliveryHandler, RecipientOutcome } from "../queue/worker.ts";
+import { deliverLocal } from "./local.ts";
+import { relayRemote } from "./remote.ts";
+import type { Transport } from "./transport.ts";
+
+export interface Transports {
+  local: Transport;
+  remote: Transport;
+}
 
 /**
- * The queue worker's delivery handler for a member: routes each claimed recipient to local
- * delivery (an account on some backend) or to the relay (anything else).
+ * The queue worker's delivery handler: recipients in a local domain go to local delivery,
+ * everything else to the relay. Both halves of one message run in parallel.
  */
-export function createDeliveryHandler(ctx: AppContext): DeliveryHandler {
-  return async (recipients) =>
-    recipients.map((r) => ({
-      recipientId: r.id,
-      outcome: {
-        kind: "deferred" as const,
-        reply: { code: 451, enhanced: "4.3.2", text: `no transport for ${r.domain} on member ${ctx.config.memberName}` },
-      },
-    }));
+export function createDeliveryHandler(ctx: AppContext, transports: Transports = { local: deliverLocal, remote: relayRemote }): DeliveryHandler {
+  return async (recipients) => {
+    const local: ClaimedRecipient[] = [];
+    const remote: ClaimedRecipient[] = [];
+    const known = new Map<string, boolean>();
+    for (const r of recipients) {
+      let isLocal = known.get(r.domain);
+      if (isLocal === undefined) {
+        isLocal = await isLocalDomain(ctx.db, r.domain);
+        known.set(r.domain, isLocal);
+      }
+      (isLocal ? local : remote).push(r);
+    }
+    const parts: Promise<RecipientOutcome[]>[] = [];
+    if (local.length > 0) parts.push(transports.local(ctx, local));
+    if (remote.length > 0) parts.push(transports.remote(ctx, remote));
+    return (await Promise.all(parts)).flat();
+  };
 }

@@ -5,3 +5,4 @@ export * from "./attempts.ts";
 export * from "./accounts.ts";
 export * from "./routes.ts";
 export * from "./settings.ts";
+export * from "./mailbox.ts";
