@@ -4,6 +4,7 @@ import type { Clock, Random } from "./domain/types.ts";
 import type { Db } from "./db/db.ts";
 import type { Storage } from "./db/storage.ts";
 import type { Settings } from "./cluster/settings.ts";
+import type { ClusterView } from "./cluster/cluster-view.ts";
 import type { Metrics } from "./metrics/registry.ts";
 import type { Logger } from "./util/logger.ts";
 
@@ -25,4 +26,6 @@ export interface AppContext {
   ping(): Promise<void>;
   /** Route groups to mount on the HTTP app (admin API, delivery channel, WebAdmin). */
   httpMounts: Array<(app: Hono) => void>;
+  /** Own submit mode and who is alive, refreshed with every heartbeat (absent in bare test contexts). */
+  cluster?: ClusterView;
 }

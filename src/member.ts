@@ -7,6 +7,9 @@ import type { Storage } from "./db/storage.ts";
 import { migrate } from "./db/migrate.ts";
 import { loadSettings, type Settings } from "./cluster/settings.ts";
 import { Membership } from "./cluster/membership.ts";
+import { ClusterView } from "./cluster/cluster-view.ts";
+import { ClusterCoordinator } from "./cluster/coordinator.ts";
+import { reportDoneMessages } from "./cluster/rule-invocations.ts";
 import { QueueWorker, type DeliveryHandler } from "./queue/worker.ts";
 import { QUEUE_CHANNEL } from "./queue/channel.ts";
 import { policyFromSettings } from "./queue/retry-schedule.ts";
@@ -43,6 +46,8 @@ export class Member {
   readonly ctx: AppContext;
   private worker: QueueWorker | null = null;
   private membership: Membership | null = null;
+  private coordinator: ClusterCoordinator | null = null;
+  private readonly view: ClusterView;
   private http: HttpServerHandle | null = null;
   private timers: Array<ReturnType<typeof setInterval>> = [];
   private unlisten: (() => Promise<void>) | null = null;
@@ -51,6 +56,7 @@ export class Member {
 
   private constructor(private readonly o: MemberOptions, settings: Settings) {
     this.currentSettings = settings;
+    this.view = new ClusterView(o.config.memberName, o.config.submitMode);
     const db = o.storage.db;
     this.ctx = {
       config: o.config,
@@ -65,6 +71,7 @@ export class Member {
         await db.execute(sql`SELECT 1`);
       },
       httpMounts: [],
+      cluster: this.view,
     };
   }
 
@@ -103,7 +110,9 @@ export class Member {
     this.http = await this.o.runtime.serveHttp(app.fetch, { port: this.o.config.httpPort, hostname: this.o.config.host });
 
     const s = this.currentSettings;
+    const cluster = (this.coordinator = new ClusterCoordinator(ctx, this.view, () => this.worker?.nudge()));
     this.membership = new Membership({
+      onBeat: () => cluster.refresh(),
       db: ctx.db,
       clock: ctx.clock,
       logger: ctx.logger,
@@ -120,6 +129,7 @@ export class Member {
       },
     });
     await this.membership.start();
+    await cluster.refresh();
 
     for (const c of components) await c.start?.(ctx);
 
@@ -127,7 +137,8 @@ export class Member {
       this.worker = new QueueWorker({
         db: ctx.db,
         member: this.o.config.memberName,
-        includePool: () => this.o.config.submitMode === "locally-for-others",
+        // Re-evaluated per claim: the mode and the live pool servers come with each heartbeat.
+        includePool: () => cluster.view.includePool(),
         handler: this.o.handler ?? createDeliveryHandler(ctx),
         clock: ctx.clock,
         random: ctx.random,
@@ -137,10 +148,11 @@ export class Member {
         pollIntervalMs: s.queue_poll_interval_ms,
         batchSize: s.queue_claim_batch,
         concurrency: 16,
-        onRecorded: (summary) => {
+        onRecorded: async (summary) => {
           for (const r of summary.recorded) {
             ctx.metrics.inc("mailcluster_delivery_attempts_total", "Delivery attempts by result", { result: r.state === "queued" ? "deferred" : r.state });
           }
+          await reportDoneMessages(ctx, summary.doneMessageIds).catch((err) => ctx.logger.warn({ err: coerceError(err).message }, "could not report done messages"));
         },
       });
       if (ctx.storage.capabilities.listenNotify) {
@@ -148,6 +160,7 @@ export class Member {
       }
       this.worker.start();
     }
+    cluster.start();
 
     this.every(30_000, async () => {
       this.currentSettings = await loadSettings(ctx.db);
@@ -178,6 +191,7 @@ export class Member {
     const components = [...(this.o.components ?? [])].reverse();
     for (const c of components) await c.stop?.().catch((err) => log.warn({ err: coerceError(err).message, component: c.name }, "stop failed"));
     await this.unlisten?.().catch(() => {});
+    await this.coordinator?.stop();
     await this.worker?.stop();
     await this.membership?.stop();
     await this.http?.close();

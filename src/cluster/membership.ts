@@ -10,6 +10,8 @@ export interface MembershipOptions {
   clock: Clock;
   logger: Logger;
   intervalMs: number;
+  /** Runs after each successful heartbeat (the cluster view re-reads the members table). */
+  onBeat?: () => Promise<void>;
 }
 
 /** Keeps this process's row in `members` fresh; a missed beat is logged, never fatal. */
@@ -36,6 +38,7 @@ export class Membership {
       try {
         const present = await heartbeatMember(this.o.db, this.o.info.name, this.o.clock.now());
         if (!present) await registerMember(this.o.db, this.o.info, this.o.clock.now());
+        await this.o.onBeat?.();
       } catch (err) {
         this.o.logger.warn({ err: coerceError(err).message }, "heartbeat failed; will retry");
       } finally {
