@@ -26,6 +26,57 @@ export const DEFAULT_SETTINGS = {
   queue_poll_interval_ms: 1000,
   /** Recipients taken per claim. */
   queue_claim_batch: 50,
+  /** Local delivery: how long a backend holds an account it opened (renewed while in use). */
+  account_lease_seconds: 60,
+  /** Local delivery: a backend releases an account it has not delivered to for this long. */
+  account_idle_seconds: 30,
+  /** Delivery channel: largest request body a backend accepts (413 beyond). */
+  delivery_channel_max_bytes: 64 * 1024 * 1024,
+  /** Delivery channel: signed requests older or newer than this are refused (replay protection). */
+  delivery_channel_window_seconds: 60,
+  /** Over quota answers 4.2.2 (retry later) when true, 5.2.2 (bounce) when false. */
+  quota_temporary: true as boolean,
+  /** Relay: "" = direct (routes, then DNS); host[:port]; or "*" = any live frontend member. */
+  forwarding_server: "" as string,
+  /** Relay: comma-separated DNS server IPs; "" = the system resolvers. */
+  dns_servers: "" as string,
+  relay_connect_timeout_ms: 30_000,
+  relay_greeting_timeout_ms: 60_000,
+  /** Relay: inactivity limit for any reply, DATA included. */
+  relay_data_timeout_ms: 300_000,
+  /** Relay: idle connections are kept this long for the next message to the same host. */
+  relay_idle_ms: 5_000,
+  /** Relay: connections at once per destination (route domain, forwarding server or recipient domain). */
+  relay_destination_concurrency: 20,
+  /** Relay: refuse to send without STARTTLS to every destination (routes can require it alone). */
+  relay_require_tls: false as boolean,
+  /** Delay DSN after this long undelivered; 0 = off (like Postfix). 14400 = 4 h is the usual value. */
+  delay_dsn_after_seconds: 0,
+  /** Where an undeliverable DSN goes (once); "" = postmaster@<member hostname>. */
+  dsn_postmaster: "" as string,
+  /** SMTP frontend: SIZE limit; larger → 552 5.3.4 at MAIL or after DATA. */
+  max_message_bytes: 25 * 1024 * 1024,
+  /** Recipients per message; more → 452 4.5.3. */
+  max_recipients: 100,
+  /** Concurrent SMTP sessions per frontend listener (421 beyond). */
+  smtp_max_connections: 1000,
+  /** Concurrent SMTP sessions from one client IP (421 4.7.0 beyond). */
+  smtp_max_connections_per_ip: 50,
+  /** Idle time allowed between client commands / data chunks before 421. */
+  smtp_idle_timeout_seconds: 300,
+  /** On shutdown, how long open sessions may finish before they get 421. */
+  smtp_shutdown_grace_seconds: 10,
+  /** Early-talker check: pause before the greeting (0 = greet at once). */
+  smtp_greeting_delay_ms: 100,
+  /** Comma-separated CIDRs allowed to relay without AUTH, e.g. "10.0.0.0/8,::1/128". */
+  trusted_networks: "" as string,
+  /** AUTH failures from one IP before further attempts are refused for smtp_auth_lockout_seconds. */
+  smtp_auth_max_failures: 5,
+  /** Each failed AUTH is answered after failures × this (slows down guessing). */
+  smtp_auth_failure_delay_ms: 500,
+  smtp_auth_lockout_seconds: 300,
+  /** AUTH over cleartext (tests, dev only). */
+  allow_insecure_auth: false as boolean,
 } as const;
 
 export type SettingKey = keyof typeof DEFAULT_SETTINGS;

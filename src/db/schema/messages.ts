@@ -31,10 +31,13 @@ export const messages = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull(),
     /** Set when every recipient is final: the message has left the queue. */
     doneAt: timestamp("done_at", { withTimezone: true }),
+    /** Set, in the same transaction as the DSN's submit, once the done message's DSN pass ran: exactly once. */
+    dsnCheckedAt: timestamp("dsn_checked_at", { withTimezone: true }),
   },
   (t) => [
     index("messages_done_at_idx").on(t.doneAt).where(sql`done_at IS NOT NULL`),
     index("messages_processor_idx").on(t.processor).where(sql`done_at IS NULL`),
+    index("messages_dsn_pending_idx").on(t.doneAt).where(sql`done_at IS NOT NULL AND dsn_checked_at IS NULL`),
   ],
 );
 

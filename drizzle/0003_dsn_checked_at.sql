@@ -1,0 +1,2 @@
+ALTER TABLE "messages" ADD COLUMN "dsn_checked_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "messages_dsn_pending_idx" ON "messages" USING btree ("done_at") WHERE done_at IS NOT NULL AND dsn_checked_at IS NULL;
