@@ -9,6 +9,13 @@ export interface Config {
   roles: Role[];
   submitMode: SubmitMode;
   smtpPort: number;
+  /** Submission port (587-style, AUTH required); null = not opened. */
+  submissionPort?: number | null;
+  /** Implicit-TLS port (465-style, AUTH required); null = not opened. */
+  smtpsPort?: number | null;
+  /** PEM certificate and key for STARTTLS/implicit TLS; null = self-signed one in dataDir. */
+  tlsCertPath?: string | null;
+  tlsKeyPath?: string | null;
   httpPort: number;
   /** Address the listeners bind to. */
   host: string;
@@ -62,6 +69,10 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     roles: parseRole(flags.role ?? env.MAILCLUSTER_ROLE ?? "all"),
     submitMode: parseSubmitMode(flags.submit ?? env.SUBMIT_MODE ?? "locally-for-others"),
     smtpPort,
+    submissionPort: env.SUBMISSION_PORT ? parsePort(env.SUBMISSION_PORT, 0, "submission port") : null,
+    smtpsPort: env.SMTPS_PORT ? parsePort(env.SMTPS_PORT, 0, "implicit-TLS port") : null,
+    tlsCertPath: env.TLS_CERT_FILE || null,
+    tlsKeyPath: env.TLS_KEY_FILE || null,
     httpPort,
     host,
     hostname: machine,

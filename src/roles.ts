@@ -5,6 +5,16 @@ import type { Config } from "./config.ts";
 export async function componentsFor(config: Config): Promise<Component[]> {
   const components: Component[] = [];
   // Roles register here as they arrive (SMTP frontend, delivery-channel backend...).
-  void config;
+  if (config.roles.includes("frontend")) {
+    const { smtpFrontendComponent } = await import("./smtp/component.ts");
+    components.push(smtpFrontendComponent());
+  }
+  if (config.roles.includes("backend")) {
+    const { createBackendComponent } = await import("./backend/component.ts");
+    components.push(createBackendComponent());
+  }
+  // Every member serves the admin API (/api/v1) and WebAdmin (/admin) on its HTTP port.
+  const { adminComponent } = await import("./http/admin/component.ts");
+  components.push(adminComponent());
   return components;
 }

@@ -1,0 +1,55 @@
+import { smtpError, type SmtpHookError } from "./reply.ts";
+
+export interface CheckedAddress {
+  address: string;
+  domain: string;
+  /** user@[192.0.2.1]: never one of our domains, so only relaying clients may use it. */
+  ipLiteral: boolean;
+}
+
+const MAX_PATH = 254;
+const MAX_LOCAL = 64;
+const ASCII_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * What smtp-server's parser lets through, checked further: non-ASCII only with SMTPUTF8
+ * (RFC 6531), lengths (RFC 5321 4.5.3.1), a real domain or address literal. Source routes are
+ * already stripped by the parser (RFC 5321 4.1.1.3 says ignore them), quoted local parts with
+ * "@" and trailing dots are refused by it with 501.
+ */
+export function checkAddress(address: string, role: "sender" | "recipient", smtpUtf8: boolean): CheckedAddress | SmtpHookError {
+  const syntax = role === "sender" ? "5.1.7" : "5.1.3";
+  if (NON_ASCII.test(address) && !smtpUtf8) return smtpError(553, "5.6.7", "non-ASCII address requires the SMTPUTF8 parameter");
+  if (Buffer.byteLength(address) > MAX_PATH) return smtpError(553, syntax, `address longer than ${MAX_PATH} octets`);
+  const at = address.lastIndexOf("@");
+  if (at <= 0) return smtpError(553, syntax, "address must be local-part@domain");
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1);
+  if (Buffer.byteLength(local) > MAX_LOCAL) return smtpError(553, syntax, `local part longer than ${MAX_LOCAL} octets`);
+  if (domain.startsWith("[")) {
+    if (!/^\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9a-f:.]+)\]$/i.test(domain)) return smtpError(553, syntax, "bad address literal");
+    return { address, domain: domain.toLowerCase(), ipLiteral: true };
+  }
+  const labels = domain.split(".");
+  const labelOk = (l: string) => ASCII_LABEL.test(l) || (smtpUtf8 && NON_ASCII.test(l) && !/[\s@.,;:<>()[\]\\"]/.test(l) && l.length <= 63);
+  if (labels.length < 2 || !labels.every(labelOk)) return smtpError(553, syntax, `bad domain "${domain}"`);
+  return { address, domain: domain.toLowerCase(), ipLiteral: false };
+}
+
+export function isAddressError(v: CheckedAddress | SmtpHookError): v is SmtpHookError {
+  return v instanceof Error;
+}
+
+const MAIL_PARAMS = new Set(["SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH"]);
+const RCPT_PARAMS = new Set(["NOTIFY", "ORCPT"]);
+
+/** Unknown ESMTP parameters get 555 5.5.4 (RFC 5321 4.1.1.11) instead of being ignored. */
+export function checkParams(args: Record<string, string | true> | false, command: "MAIL" | "RCPT"): SmtpHookError | null {
+  if (!args) return null;
+  const allowed = command === "MAIL" ? MAIL_PARAMS : RCPT_PARAMS;
+  for (const key of Object.keys(args)) {
+    if (!allowed.has(key)) return smtpError(555, "5.5.4", `unsupported ${command} parameter ${key}`);
+  }
+  return null;
+}

@@ -1,0 +1,134 @@
+import type { SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+import type { ClientInfo, DsnNotify, DsnRet, Envelope } from "../domain/types.ts";
+import { coerceError } from "../util/errors.ts";
+import { sessionUser, type FrontendDeps } from "./deps.ts";
+import { parseHeaders } from "./headers.ts";
+import { readMessage } from "./message-reader.ts";
+import { receivedHeader } from "./received.ts";
+import { replyError, smtpError } from "./reply.ts";
+
+type Done = (err?: Error | null, message?: string) => void;
+
+/**
+ * DATA: read (capped), refuse oversize and NUL bytes, run the submission rules once, prepend
+ * Received:, and commit message + body + recipients in one transaction BEFORE answering 250.
+ *
+ * Queue id: messages.id is an identity column assigned by the INSERT, so it does not exist yet
+ * when the Received: header (part of the stored body) is written. Rather than a second round
+ * trip to reserve an id, Received: carries the frontend transaction id (session id + transaction
+ * number, also in the log line) and the 250 reply carries the queue id.
+ */
+export function onData(deps: FrontendDeps) {
+  return (stream: SMTPServerDataStream, session: SMTPServerSession, done: Done): void => {
+    const max = deps.ctx.settings().max_message_bytes;
+    readMessage(stream, max)
+      .then(async (read) => {
+        if (read.kind === "too-big") {
+          count(deps, "too-big");
+          done(smtpError(552, "5.3.4", `message exceeds fixed maximum message size of ${max} bytes`));
+          return;
+        }
+        const reply = await accept(deps, session, read.content);
+        done(null, reply);
+      })
+      .catch((err: unknown) => {
+        const e = coerceError(err);
+        if (isHookError(e)) {
+          done(e);
+          return;
+        }
+        // The client left mid-DATA, or the database failed: nothing was committed.
+        count(deps, "failed");
+        deps.ctx.logger.warn({ session: session.id, err: e.message }, "message not accepted");
+        done(smtpError(451, "4.3.0", "local error in processing, message not accepted; try again later"));
+      });
+  };
+}
+
+function isHookError(e: Error): boolean {
+  return typeof (e as { responseCode?: unknown }).responseCode === "number";
+}
+
+function count(deps: FrontendDeps, result: string): void {
+  deps.ctx.metrics.inc("mailcluster_smtp_messages_total", "Messages at DATA by result", { result });
+}
+
+async function accept(deps: FrontendDeps, session: SMTPServerSession, body: Buffer): Promise<string> {
+  const { ctx } = deps;
+  if (body.includes(0)) {
+    count(deps, "rejected");
+    throw smtpError(554, "5.6.0", "message contains NUL bytes");
+  }
+  const envelope = envelopeOf(session);
+  const user = sessionUser(session.user);
+  const tls = session.tlsOptions ? `${session.tlsOptions.version} ${session.tlsOptions.name}` : null;
+  const client: ClientInfo = {
+    address: session.remoteAddress,
+    hostname: session.clientHostname || null,
+    helo: session.hostNameAppearsAs || null,
+    authenticatedUser: user,
+    tls: session.secure,
+    protocol: session.transmissionType,
+  };
+  const verdict = await deps.rules.evaluate({ envelope, headers: parseHeaders(body), client, sizeBytes: body.byteLength });
+  ctx.metrics.inc("mailcluster_rule_invocations_total", "Server-/cluster-wide rule invocations at submission", { stage: "smtp" });
+  if (verdict.kind === "reject") {
+    count(deps, "rejected");
+    throw replyError(verdict.reply);
+  }
+  const txid = `${session.id}.${session.transaction}`;
+  if (verdict.kind === "discard") {
+    count(deps, "discarded");
+    ctx.logger.info({ session: session.id, txid, sender: envelope.sender, recipients: envelope.recipients.length }, "message discarded by rules");
+    return `2.0.0 Ok: ${txid} discarded by policy`;
+  }
+  const now = ctx.clock.now();
+  const trace = receivedHeader({
+    helo: client.helo ?? null,
+    clientHostname: client.hostname ?? null,
+    clientAddress: session.remoteAddress,
+    byHost: ctx.config.hostname,
+    protocol: session.transmissionType,
+    tls,
+    authenticatedUser: user,
+    id: txid,
+    recipient: envelope.recipients.length === 1 ? envelope.recipients[0].address : null,
+    date: now,
+  });
+  const extra = (verdict.addHeaders ?? []).map((h) => h.replace(/[\r\n]+/g, " ") + "\r\n").join("");
+  const content = Buffer.concat([Buffer.from(trace + extra, "utf8"), body]);
+  const result = await deps.submit(ctx.db, {
+    envelope,
+    content,
+    client,
+    submittedBy: ctx.config.memberName,
+    processor: await deps.processor(),
+    ruleInvocations: 1,
+    now,
+  });
+  count(deps, "accepted");
+  ctx.logger.info(
+    { session: session.id, txid, queueId: result.messageId, sender: envelope.sender, recipients: envelope.recipients.length, bytes: content.byteLength, client: session.remoteAddress, user, tls: session.secure },
+    "message accepted",
+  );
+  return `2.0.0 Ok: queued as ${result.messageId}`;
+}
+
+function envelopeOf(session: SMTPServerSession): Envelope {
+  const from = session.envelope.mailFrom;
+  const dsn = session.envelope.dsn;
+  return {
+    sender: from ? from.address : "",
+    envid: dsn?.envid ?? null,
+    ret: dsn?.ret === "FULL" || dsn?.ret === "HDRS" ? (dsn.ret as DsnRet) : null,
+    recipients: session.envelope.rcptTo.map((r) => ({
+      address: r.address,
+      orcpt: r.dsn?.orcpt ?? null,
+      notify: r.dsn?.notify ? r.dsn.notify.filter(isNotify) : null,
+    })),
+  };
+}
+
+function isNotify(v: string): v is DsnNotify {
+  return v === "NEVER" || v === "SUCCESS" || v === "FAILURE" || v === "DELAY";
+}
