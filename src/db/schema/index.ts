@@ -6,3 +6,4 @@ export * from "./accounts.ts";
 export * from "./routes.ts";
 export * from "./settings.ts";
 export * from "./mailbox.ts";
+export * from "./rules.ts";
