@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerMemberMode } from "./cli/commands/member-mode.ts";
 import { registerMembers } from "./cli/commands/members.ts";
 import { registerMigrate } from "./cli/commands/migrate.ts";
 import { registerSettings } from "./cli/commands/settings.ts";
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerStart(program, v);
   registerMigrate(program);
   registerMembers(program);
+  registerMemberMode(program);
   registerSettings(program);
   return program;
 }
