@@ -1,8 +1,12 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerAccount } from "./cli/commands/account.ts";
+import { registerAlias } from "./cli/commands/alias.ts";
+import { registerDomain } from "./cli/commands/domain.ts";
 import { registerMemberMode } from "./cli/commands/member-mode.ts";
 import { registerMembers } from "./cli/commands/members.ts";
 import { registerMigrate } from "./cli/commands/migrate.ts";
+import { registerQueue } from "./cli/commands/queue.ts";
 import { registerSettings } from "./cli/commands/settings.ts";
 import { registerStart } from "./cli/commands/start.ts";
 import { coerceError } from "./util/errors.ts";
@@ -22,6 +26,10 @@ export function buildProgram(): Command {
   registerMembers(program);
   registerMemberMode(program);
   registerSettings(program);
+  registerDomain(program);
+  registerAccount(program);
+  registerAlias(program);
+  registerQueue(program);
   return program;
 }
 

@@ -1,0 +1,12 @@
+import type { Clock } from "../../domain/types.ts";
+import type { Db } from "../../db/db.ts";
+import type { Logger } from "../../util/logger.ts";
+
+/** What the admin API and WebAdmin need from the member: injected, so tests build them on a test database. */
+export interface AdminDeps {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  /** The bearer token (ADMIN_TOKEN or the cluster's stored one). */
+  token: string;
+}

@@ -1,0 +1,37 @@
+import { Hono } from "hono";
+import { applyQueueAction, listQueue, queueSummaryByDomain, showQueueMessage } from "../../../queue/admin.ts";
+import type { AdminDeps } from "../deps.ts";
+import { ApiError } from "../errors.ts";
+import { domainActionParam, idParam, queueActionParam, queueListQuery } from "../schemas.ts";
+import { valid } from "../validate.ts";
+
+/** The queue by message id (all its pending recipients) or by recipient domain. */
+export function queueRoutes(d: AdminDeps): Hono {
+  return new Hono()
+    .get("/", valid("query", queueListQuery), async (c) => c.json({ items: await listQueue(d.db, c.req.valid("query")) }))
+    .get("/summary", async (c) => c.json({ items: await queueSummaryByDomain(d.db, d.clock.now()) }))
+    .post("/domain/:domain/:action", valid("param", domainActionParam), async (c) => {
+      const { domain, action } = c.req.valid("param");
+      const result = await applyQueueAction(d.db, action, { domain }, d.clock.now());
+      d.logger.info({ action, domain, ...result }, "queue operation by administrator");
+      return c.json({ action, domain, ...result });
+    })
+    .get("/:id", valid("param", idParam), async (c) => {
+      const id = c.req.valid("param").id;
+      const detail = await showQueueMessage(d.db, id);
+      if (!detail) throw new ApiError(404, `no queue message ${id}`);
+      return c.json(detail);
+    })
+    .post("/:id/:action", valid("param", queueActionParam), async (c) => {
+      const { id, action } = c.req.valid("param");
+      const result = await applyQueueAction(d.db, action, { messageId: id }, d.clock.now());
+      d.logger.info({ action, messageId: id, ...result }, "queue operation by administrator");
+      return c.json({ action, id, ...result });
+    })
+    .delete("/:id", valid("param", idParam), async (c) => {
+      const id = c.req.valid("param").id;
+      const result = await applyQueueAction(d.db, "delete", { messageId: id }, d.clock.now());
+      d.logger.info({ action: "delete", messageId: id, ...result }, "queue operation by administrator");
+      return c.json({ action: "delete", id, ...result });
+    });
+}

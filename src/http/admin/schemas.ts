@@ -1,0 +1,52 @@
+import { z } from "zod";
+import { validateAddress, validateDomain } from "../../accounts/store.ts";
+import { QUEUE_ACTIONS } from "../../queue/admin.ts";
+import { coerceError } from "../../util/errors.ts";
+
+/** Request shapes of the admin API. Names, addresses and limits are checked here so a 400 can name the field. */
+
+function checkedBy(check: (value: string) => string) {
+  return z
+    .string()
+    .min(1)
+    .max(320)
+    .transform((value, ctx) => {
+      try {
+        return check(value);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: coerceError(err).message });
+        return z.NEVER;
+      }
+    });
+}
+
+export const addressField = checkedBy(validateAddress);
+export const domainField = checkedBy(validateDomain);
+
+export const newDomainBody = z.strictObject({ name: domainField });
+
+export const newAccountBody = z.strictObject({
+  address: addressField,
+  password: z.string().min(1).max(1024).optional(),
+  quota: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).nullable().optional(),
+  home: z.string().min(1).max(255).nullable().optional(),
+});
+
+export const newAliasBody = z.strictObject({
+  address: addressField,
+  targets: z.array(addressField).min(1).max(1000),
+});
+
+export const settingBody = z.strictObject({ value: z.union([z.number(), z.string(), z.boolean()]) });
+
+export const idParam = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
+
+export const queueListQuery = z.object({
+  state: z.enum(["queued", "held", "delivered", "failed", "pending", "all"]).optional(),
+  domain: z.string().min(1).max(255).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+
+export const queueActionParam = z.object({ id: idParam.shape.id, action: z.enum(["retry", "hold", "release", "bounce"]) });
+
+export const domainActionParam = z.object({ domain: domainField, action: z.enum(QUEUE_ACTIONS) });
