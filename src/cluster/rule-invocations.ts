@@ -33,7 +33,7 @@ export async function reportDoneMessages(ctx: AppContext, ids: readonly number[]
     ctx.metrics.inc("mailcluster_messages_done_total", "Messages that left the queue, by how often cluster rules ran for them", {
       rule_invocations: m.ruleInvocations > 2 ? "3+" : String(m.ruleInvocations),
     });
-    ctx.metrics.inc("mailcluster_rule_invocations_total", "Server-/cluster-wide rule runs over messages that left the queue", {}, m.ruleInvocations);
+    ctx.metrics.inc("mailcluster_done_message_rule_invocations_total", "Server-/cluster-wide rule runs summed over messages that left the queue", {}, m.ruleInvocations);
     if (m.ruleInvocations > 1) {
       ctx.metrics.inc("mailcluster_messages_processed_twice_total", "Messages whose cluster rules ran more than once (double processing)");
     }
