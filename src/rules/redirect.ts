@@ -55,7 +55,7 @@ export async function composeForward(input: ForwardInput): Promise<GeneratedMail
     date: input.now,
     ...(input.messageId ? { messageId: input.messageId } : {}),
     text: `Forwarded automatically by a rule of ${input.account}; the original message is attached.\r\n`,
-    attachments: [{ content: Buffer.from(input.content), contentType: "message/rfc822", filename: "forwarded.eml" }],
+    attachments: [{ content: Buffer.from(input.content), contentType: "message/rfc822", contentDisposition: "attachment", filename: "forwarded.eml" }],
     headers: { "Auto-Submitted": "auto-generated", [LOOP_HEADER]: chain.join(", ") },
     newline: "win",
   });
