@@ -1,7 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { DeliveryOutcome, Random, SmtpReply } from "../domain/types.ts";
-import type { Db } from "../db/db.ts";
-import { attempts } from "../db/schema/index.ts";
+import type { Executor } from "../db/db.ts";
 import { num, pgArray, queryRows, str, ts } from "../db/rows.ts";
 import { isExpired, type RetryPolicy, retryDelayMs } from "./retry-schedule.ts";
 
@@ -53,84 +52,82 @@ export function expiredReply(last: SmtpReply, lifetimeSeconds: number): SmtpRepl
  * deferred get their next attempt from the retry schedule or fail when expired.
  * Only rows this member still holds are written.
  */
-export async function recordOutcomes(db: Db, p: RecordOutcomesParams): Promise<RecordOutcomesSummary> {
+export async function recordOutcomes(db: Executor, p: RecordOutcomesParams): Promise<RecordOutcomesSummary> {
   if (p.results.length === 0) return { recorded: [], lost: [], doneMessageIds: [] };
   const planned = p.results.map((r) => plan(r, p));
 
-  return db.transaction(async (tx) => {
-    const rows = await queryRows(
-      tx,
-      sql`
-        WITH v AS (
-          SELECT * FROM unnest(
-            ${pgArray(planned.map((x) => x.id))}::bigint[],
-            ${pgArray(planned.map((x) => x.state))}::text[],
-            ${pgArray(planned.map((x) => x.reply.code))}::int[],
-            ${pgArray(planned.map((x) => x.reply.enhanced))}::text[],
-            ${pgArray(planned.map((x) => x.reply.text))}::text[],
-            ${pgArray(planned.map((x) => (x.nextAttemptAt ? x.nextAttemptAt.toISOString() : null)))}::timestamptz[]
-          ) AS v(id, state, code, status, text, next_at)
-        ),
-        upd AS (
-          UPDATE recipients r
-          SET state = v.state,
-              attempts = r.attempts + 1,
-              locked_by = NULL,
-              locked_until = NULL,
-              next_attempt_at = coalesce(v.next_at, r.next_attempt_at),
-              last_code = v.code,
-              last_status = v.status,
-              last_text = v.text,
-              last_attempt_at = ${ts(p.now)},
-              final_at = CASE WHEN v.state IN ('delivered', 'failed') THEN ${ts(p.now)} ELSE NULL END
-          FROM v
-          WHERE r.id = v.id AND r.locked_by = ${p.member} AND r.state = 'queued'
-          RETURNING r.id, r.message_id, r.state
-        ),
-        fin AS (
-          SELECT message_id, count(*)::int AS n FROM upd WHERE state IN ('delivered', 'failed') GROUP BY message_id
-        ),
-        msg AS (
-          UPDATE messages m
-          SET pending_recipients = m.pending_recipients - fin.n,
-              done_at = CASE WHEN m.pending_recipients - fin.n <= 0 THEN ${ts(p.now)} ELSE NULL END
-          FROM fin
-          WHERE m.id = fin.message_id
-          RETURNING m.id, m.done_at
-        )
-        SELECT 'recipient' AS what, id, state FROM upd
-        UNION ALL
-        SELECT 'message' AS what, id, CASE WHEN done_at IS NULL THEN 'open' ELSE 'done' END FROM msg`,
-    );
+  // One statement: recipients, message counters and attempt rows change together or not at
+  // all, in a single round trip (no BEGIN/COMMIT), which is what makes the queue fast.
+  const started = new Map(p.results.map((r) => [r.recipient.id, r]));
+  const pick = <T>(f: (r: AttemptResult) => T) => planned.map((x) => f(started.get(x.id)!));
+  const statement = sql`
+      WITH v AS (
+        SELECT * FROM unnest(
+          ${pgArray(planned.map((x) => x.id))}::bigint[],
+          ${pgArray(planned.map((x) => x.state))}::text[],
+          ${pgArray(planned.map((x) => x.reply.code))}::int[],
+          ${pgArray(planned.map((x) => x.reply.enhanced))}::text[],
+          ${pgArray(planned.map((x) => x.reply.text))}::text[],
+          ${pgArray(planned.map((x) => (x.nextAttemptAt ? x.nextAttemptAt.toISOString() : null)))}::timestamptz[],
+          ${pgArray(pick((r) => r.outcome.kind))}::text[],
+          ${pgArray(pick((r) => r.outcome.reply.code))}::int[],
+          ${pgArray(pick((r) => r.outcome.reply.enhanced))}::text[],
+          ${pgArray(pick((r) => r.outcome.reply.text))}::text[],
+          ${pgArray(pick((r) => r.outcome.remoteHost ?? null))}::text[],
+          ${pgArray(pick((r) => r.startedAt.toISOString()))}::timestamptz[],
+          ${pgArray(pick((r) => Math.max(0, Math.round(r.durationMs))))}::int[]
+        ) AS v(id, state, code, status, text, next_at, outcome, a_code, a_status, a_text, remote_host, started_at, duration_ms)
+      ),
+      upd AS (
+        UPDATE recipients r
+        SET state = v.state,
+            attempts = r.attempts + 1,
+            locked_by = NULL,
+            locked_until = NULL,
+            next_attempt_at = coalesce(v.next_at, r.next_attempt_at),
+            last_code = v.code,
+            last_status = v.status,
+            last_text = v.text,
+            last_attempt_at = ${ts(p.now)},
+            final_at = CASE WHEN v.state IN ('delivered', 'failed') THEN ${ts(p.now)} ELSE NULL END
+        FROM v
+        WHERE r.id = v.id AND r.locked_by = ${p.member} AND r.state = 'queued'
+        RETURNING r.id, r.message_id, r.address, r.state
+      ),
+      fin AS (
+        SELECT message_id, count(*)::int AS n FROM upd WHERE state IN ('delivered', 'failed') GROUP BY message_id
+      ),
+      msg AS (
+        UPDATE messages m
+        SET pending_recipients = m.pending_recipients - fin.n,
+            done_at = CASE WHEN m.pending_recipients - fin.n <= 0 THEN ${ts(p.now)} ELSE NULL END
+        FROM fin
+        WHERE m.id = fin.message_id
+        RETURNING m.id, m.done_at
+      ),
+      att AS (
+        INSERT INTO attempts (message_id, recipient_id, address, member, outcome, reply_code, enhanced_status, reply_text, remote_host, started_at, duration_ms)
+        SELECT upd.message_id, upd.id, upd.address, ${p.member}, v.outcome, v.a_code, v.a_status, v.a_text, v.remote_host, v.started_at, v.duration_ms
+        FROM upd JOIN v ON v.id = upd.id
+        RETURNING 1
+      )
+      SELECT 'recipient' AS what, id, state FROM upd
+      UNION ALL
+      SELECT 'message' AS what, id, CASE WHEN done_at IS NULL THEN 'open' ELSE 'done' END FROM msg
+      UNION ALL
+      SELECT 'attempts' AS what, count(*)::bigint, '' FROM att`;
+  const rows = await withDeadlockRetry(() => queryRows(db, statement));
 
-    const written = new Set<number>();
-    const doneMessageIds: number[] = [];
-    for (const row of rows) {
-      if (str(row.what) === "recipient") written.add(num(row.id));
-      else if (str(row.state) === "done") doneMessageIds.push(num(row.id));
-    }
-    const recorded = planned.filter((x) => written.has(x.id));
-    const lost = planned.filter((x) => !written.has(x.id)).map((x) => x.id);
-
-    const attemptRows = p.results
-      .filter((r) => written.has(r.recipient.id))
-      .map((r) => ({
-        messageId: r.recipient.messageId,
-        recipientId: r.recipient.id,
-        address: r.recipient.address,
-        member: p.member,
-        outcome: r.outcome.kind,
-        replyCode: r.outcome.reply.code,
-        enhancedStatus: r.outcome.reply.enhanced,
-        replyText: r.outcome.reply.text,
-        remoteHost: r.outcome.remoteHost ?? null,
-        startedAt: r.startedAt,
-        durationMs: Math.max(0, Math.round(r.durationMs)),
-      }));
-    if (attemptRows.length > 0) await tx.insert(attempts).values(attemptRows);
-
-    return { recorded, lost, doneMessageIds };
-  });
+  const written = new Set<number>();
+  const doneMessageIds: number[] = [];
+  for (const row of rows) {
+    const what = str(row.what);
+    if (what === "recipient") written.add(num(row.id));
+    else if (what === "message" && str(row.state) === "done") doneMessageIds.push(num(row.id));
+  }
+  const recorded = planned.filter((x) => written.has(x.id));
+  const lost = planned.filter((x) => !written.has(x.id)).map((x) => x.id);
+  return { recorded, lost, doneMessageIds };
 }
 
 function plan(r: AttemptResult, p: RecordOutcomesParams): RecordedRecipient {
@@ -145,4 +142,20 @@ function plan(r: AttemptResult, p: RecordOutcomesParams): RecordedRecipient {
   const deadline = recipient.queuedAt.getTime() + p.policy.lifetimeSeconds * 1000;
   const next = Math.min(p.now.getTime() + retryDelayMs(p.policy, recipient.attempts + 1, p.random), deadline);
   return { ...base, state: "queued", nextAttemptAt: new Date(next), reply: outcome.reply };
+}
+
+/**
+ * Two members finishing recipients of the same two messages in opposite order can deadlock on
+ * the messages rows; PostgreSQL aborts one statement. It is atomic, so running it again is safe.
+ */
+async function withDeadlockRetry<T>(run: () => Promise<T>, tries = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      const code = err && typeof err === "object" && "code" in err ? String(err.code) : "";
+      const cause = err && typeof err === "object" && "cause" in err && err.cause && typeof err.cause === "object" && "code" in err.cause ? String(err.cause.code) : "";
+      if (i >= tries || (code !== "40P01" && cause !== "40P01")) throw err;
+    }
+  }
 }
