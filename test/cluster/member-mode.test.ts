@@ -6,6 +6,7 @@ import { memberMode } from "../../src/cli/commands/member-mode.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { runCli } from "../helpers/spawn.ts";
+import { adminApp, call } from "../admin/helpers.ts";
 
 describe("changing a member's submit mode", () => {
   let tdb: TestDatabase;
@@ -46,6 +47,21 @@ describe("changing a member's submit mode", () => {
     await memberMode(tdb.storage.db, "be1", "remotely", true, (s) => lines.push(s));
     expect(lines[0]).toBe("member be1: submit mode locally -> locally-for-others (takes effect with its next heartbeat)");
     expect(JSON.parse(lines[1])).toEqual({ name: "be1", previous: "locally-for-others", submitMode: "remotely" });
+  });
+
+  it("PUT /api/v1/members/:name changes the mode; bad input is a precise 400/404 and changes nothing", async () => {
+    const { app } = adminApp(tdb.storage.db);
+    const ok = await call(app, "PUT", "/members/be1", { submitMode: "remotely" });
+    expect(ok).toMatchObject({ status: 200, body: { name: "be1", previous: "locally", submitMode: "remotely" } });
+    const bad = await call(app, "PUT", "/members/be1", { submitMode: "often" });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain("submitMode");
+    const extra = await call(app, "PUT", "/members/be1", { submitMode: "locally", colour: "red" });
+    expect(extra.status).toBe(400);
+    const missing = await call(app, "PUT", "/members/nobody", { submitMode: "locally" });
+    expect(missing).toMatchObject({ status: 404, body: { error: 'no member named "nobody"' } });
+    expect((await call(app, "PUT", "/members/be1", { submitMode: "locally" }, null)).status).toBe(401);
+    expect(await modeOf("be1")).toBe("remotely");
   });
 
   it("mailcluster member mode / member set --submit, as a process", async () => {

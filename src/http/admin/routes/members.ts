@@ -1,7 +1,14 @@
 import { Hono } from "hono";
 import { listMembers } from "../../../cluster/members.ts";
 import { loadSettings } from "../../../cluster/settings.ts";
+import { changeSubmitMode, SUBMIT_MODES, SubmitModeError } from "../../../cluster/submit-mode.ts";
+import type { SubmitMode } from "../../../domain/types.ts";
+import { z } from "zod";
 import type { AdminDeps } from "../deps.ts";
+import { ApiError } from "../errors.ts";
+import { valid } from "../validate.ts";
+
+const memberBody = z.strictObject({ submitMode: z.enum(SUBMIT_MODES as [SubmitMode, ...SubmitMode[]]) });
 
 /** Members with liveness judged by the current member_timeout_seconds. */
 export function memberRoutes(d: AdminDeps): Hono {
@@ -11,5 +18,16 @@ export function memberRoutes(d: AdminDeps): Hono {
   };
   return new Hono()
     .get("/", async (c) => c.json({ items: await list() }))
-    .get("/live", async (c) => c.json({ items: (await list()).filter((m) => m.alive) }));
+    .get("/live", async (c) => c.json({ items: (await list()).filter((m) => m.alive) }))
+    // The member re-reads its row with its next heartbeat: no restart.
+    .put("/:name", valid("json", memberBody), async (c) => {
+      try {
+        const change = await changeSubmitMode(d.db, c.req.param("name"), c.req.valid("json").submitMode);
+        d.logger.info(change, "member submit mode changed by administrator");
+        return c.json(change);
+      } catch (err) {
+        if (err instanceof SubmitModeError) throw new ApiError(err.status, err.message);
+        throw err;
+      }
+    });
 }
