@@ -67,7 +67,8 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     dataDir: env.MAILCLUSTER_DATA ?? "./data",
     memberName: flags.name ?? env.MEMBER_NAME ?? `${machine}:${smtpPort}`,
     roles: parseRole(flags.role ?? env.MAILCLUSTER_ROLE ?? "all"),
-    submitMode: parseSubmitMode(flags.submit ?? env.SUBMIT_MODE ?? "locally-for-others"),
+    // The issue's default: a member processes what it submits; serving others is opt-in.
+    submitMode: parseSubmitMode(flags.submit ?? env.SUBMIT_MODE ?? "locally"),
     smtpPort,
     submissionPort: env.SUBMISSION_PORT ? parsePort(env.SUBMISSION_PORT, 0, "submission port") : null,
     smtpsPort: env.SMTPS_PORT ? parsePort(env.SMTPS_PORT, 0, "implicit-TLS port") : null,

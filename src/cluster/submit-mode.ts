@@ -3,7 +3,7 @@ import type { SubmitMode } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import { queryRows, str } from "../db/rows.ts";
 
-export const SUBMIT_MODES: readonly SubmitMode[] = ["locally", "locally-for-others", "remotely"];
+export const SUBMIT_MODES = ["locally", "locally-for-others", "remotely"] as const satisfies readonly SubmitMode[];
 
 /** A refused mode change; `status` is what the admin API answers with. */
 export class SubmitModeError extends Error {

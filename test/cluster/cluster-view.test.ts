@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ClusterView } from "../../src/cluster/cluster-view.ts";
 import type { MemberRow } from "../../src/cluster/members.ts";
 import { decideProcessor } from "../../src/cluster/processor.ts";
+import { loadConfig } from "../../src/config.ts";
 import type { Role, SubmitMode } from "../../src/domain/types.ts";
 
 const row = (name: string, submitMode: SubmitMode, alive = true, roles: Role[] = ["frontend", "backend"]): MemberRow => ({
@@ -19,6 +20,12 @@ const row = (name: string, submitMode: SubmitMode, alive = true, roles: Role[] =
 });
 
 describe("decideProcessor", () => {
+  it("a member is locally unless told otherwise (--submit / SUBMIT_MODE)", () => {
+    expect(loadConfig({}).submitMode).toBe("locally");
+    expect(loadConfig({ SUBMIT_MODE: "remotely" }).submitMode).toBe("remotely");
+    expect(loadConfig({ SUBMIT_MODE: "remotely" }, { submit: "locally-for-others" }).submitMode).toBe("locally-for-others");
+  });
+
   it("locally and locally-for-others process their own messages", () => {
     expect(decideProcessor("me", "locally", [])).toEqual({ processor: "me", fallback: false });
     expect(decideProcessor("me", "locally-for-others", ["other"])).toEqual({ processor: "me", fallback: false });
