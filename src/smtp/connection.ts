@@ -12,6 +12,8 @@ import { ENHANCED_PREFIX } from "./reply.ts";
  */
 export class MailclusterSmtpServer extends SMTPServer {
   greetingDelayMs: number;
+  /** Runs for every accepted socket before its session starts (applies the current settings). */
+  beforeConnect: (() => void) | null = null;
 
   constructor(options: SMTPServerOptions, greetingDelayMs: number) {
     super(options);
@@ -19,6 +21,7 @@ export class MailclusterSmtpServer extends SMTPServer {
   }
 
   override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
+    this.beforeConnect?.();
     const connection = new MailclusterConnection(this, socket, socketOptions, this.greetingDelayMs);
     this.connections.add(connection);
     connection.on("error", (err: Error) => this._onError(err));
@@ -50,6 +53,11 @@ class MailclusterConnection extends SMTPConnection {
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    // AUTH hidden before STARTTLS (see frontend.ts onConnect) would read "command not recognized".
+    if (code === 500 && context === "AUTH" && !this.session.secure && this.session.disabledCommands?.includes("AUTH")) {
+      super.send(530, "5.7.0 Must issue a STARTTLS command first", false);
+      return;
+    }
     if (typeof data === "string" && ENHANCED_PREFIX.test(data)) {
       super.send(code, data, false);
       return;

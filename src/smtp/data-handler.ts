@@ -98,7 +98,7 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, body: Buff
   const extra = (verdict.addHeaders ?? []).map((h) => h.replace(/[\r\n]+/g, " ") + "\r\n").join("");
   const content = Buffer.concat([Buffer.from(trace + extra, "utf8"), body]);
   const result = await deps.submit(ctx.db, {
-    envelope,
+    envelope: verdict.recipients ? { ...envelope, recipients: verdict.recipients } : envelope,
     content,
     client,
     submittedBy: ctx.config.memberName,

@@ -80,6 +80,8 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
       hideDSN: false,
       hideREQUIRETLS: true,
       disableReverseLookup: true,
+      // RFC 5321 4.5.3.1.6: a text line is at most 1,000 octets with CRLF; longer command lines close the session.
+      maxCommandLength: 1000,
       logger: false,
       size: s.max_message_bytes,
       maxRecipients: s.max_recipients,
@@ -92,15 +94,6 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
       onData: onData(deps),
       onConnect: (session, done) => {
         const current = ctx.settings();
-        // Settings change at run time; smtp-server reads its options per command.
-        Object.assign(server.options, {
-          size: current.max_message_bytes,
-          maxRecipients: current.max_recipients,
-          maxClients: current.smtp_max_connections,
-          socketTimeout: current.smtp_idle_timeout_seconds * 1000,
-          allowInsecureAuth: current.allow_insecure_auth,
-        });
-        server.greetingDelayMs = current.smtp_greeting_delay_ms;
         if (closing) return done(smtpError(421, "4.3.2", "shutting down, try another server"));
         const ip = session.remoteAddress;
         const n = perIp.get(ip) ?? 0;
@@ -128,6 +121,19 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
       },
     };
     const server = new MailclusterSmtpServer(serverOptions, s.smtp_greeting_delay_ms);
+    // Settings change at run time; smtp-server reads its options per command, so refreshing them
+    // as each client arrives is enough.
+    server.beforeConnect = () => {
+      const current = ctx.settings();
+      Object.assign(server.options, {
+        size: current.max_message_bytes,
+        maxRecipients: current.max_recipients,
+        maxClients: current.smtp_max_connections,
+        socketTimeout: current.smtp_idle_timeout_seconds * 1000,
+        allowInsecureAuth: current.allow_insecure_auth,
+      });
+      server.greetingDelayMs = current.smtp_greeting_delay_ms;
+    };
     server.on("error", (err) => logger.warn({ err: coerceError(err).message, listener: kind }, "smtp listener error"));
     return server;
   };

@@ -1,4 +1,4 @@
-import type { ClientInfo, Envelope, SmtpReply } from "../domain/types.ts";
+import type { ClientInfo, Envelope, EnvelopeRecipient, SmtpReply } from "../domain/types.ts";
 
 export interface HeaderField {
   /** As written, e.g. "Subject". */
@@ -15,8 +15,11 @@ export interface SubmissionInput {
 }
 
 export type SubmissionVerdict =
-  /** Enqueue; extra header lines ("X-Spam: yes", no CRLF) are prepended to the message. */
-  | { kind: "accept"; addHeaders?: string[] }
+  /**
+   * Enqueue; extra header lines ("X-Spam: yes", no CRLF) are prepended to the message.
+   * `recipients`, when set, replace the envelope's (a redirect rule).
+   */
+  | { kind: "accept"; addHeaders?: string[]; recipients?: EnvelopeRecipient[] }
   /** Refuse with this reply (4xx or 5xx): nothing is enqueued. */
   | { kind: "reject"; reply: SmtpReply }
   /** Answer 250 but enqueue nothing. */

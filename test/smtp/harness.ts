@@ -1,4 +1,5 @@
 import net from "node:net";
+import tls from "node:tls";
 import { sql } from "drizzle-orm";
 import type { AppContext } from "../../src/app-context.ts";
 import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
@@ -61,7 +62,7 @@ export class RawClient {
   private waiters: Array<() => void> = [];
   closed = false;
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(readonly socket: net.Socket | tls.TLSSocket) {
     socket.setEncoding("latin1");
     socket.on("data", (d: string) => {
       this.buffer += d;
@@ -77,6 +78,25 @@ export class RawClient {
   static connect(port: number): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect(port, "127.0.0.1", () => resolve(new RawClient(s)));
+      s.once("error", reject);
+    });
+  }
+
+  /** Implicit TLS (465-style). */
+  static connectTls(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false }, () => resolve(new RawClient(s)));
+      s.once("error", reject);
+    });
+  }
+
+  /** STARTTLS, then a client speaking over the TLS socket (this one must not be used any more). */
+  async startTls(): Promise<RawClient> {
+    const r = await this.cmd("STARTTLS");
+    if (r.code !== 220) throw new Error(`STARTTLS: ${r.lines.join(" | ")}`);
+    this.socket.removeAllListeners("data");
+    return new Promise((resolve, reject) => {
+      const s = tls.connect({ socket: this.socket as net.Socket, rejectUnauthorized: false }, () => resolve(new RawClient(s)));
       s.once("error", reject);
     });
   }

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { addAccount, addDomain } from "../../src/accounts/store.ts";
+import { registerMember } from "../../src/cluster/members.ts";
+import { ts } from "../../src/db/rows.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
+import { clearQueue, opened, queueCounts, queueIdOf, queuedRecipients, startHarness, type Harness } from "./harness.ts";
+
+let tdb: TestDatabase;
+let h: Harness;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  await addDomain(tdb.storage.db, "local.test");
+  await addAccount(tdb.storage.db, { address: "alice@local.test" });
+  await addAccount(tdb.storage.db, { address: "off@local.test" });
+  await tdb.storage.db.execute(sql`UPDATE accounts SET enabled = false WHERE address = 'off@local.test'`);
+  h = await startHarness(tdb.storage, { trusted_networks: "" });
+});
+
+afterAll(async () => {
+  await h?.close();
+  await tdb?.drop();
+});
+
+beforeEach(async () => {
+  h.settings.trusted_networks = "";
+  await tdb.storage.db.execute(sql`DELETE FROM members`);
+  h.clock.advance(60_000); // past the relay policy's member cache
+  await clearQueue(tdb.storage);
+});
+
+/** RCPT replies (first line) for a list of recipients in one transaction; the transaction is then reset. */
+async function rcpts(addresses: string[], from = "s@elsewhere.test"): Promise<string[]> {
+  const c = await opened(h.port);
+  try {
+    expect((await c.cmd(`MAIL FROM:<${from}>`)).code).toBe(250);
+    const out: string[] = [];
+    for (const a of addresses) out.push((await c.cmd(`RCPT TO:${a}`)).lines[0]);
+    await c.cmd("QUIT");
+    return out;
+  } finally {
+    c.end();
+  }
+}
+
+describe("local recipients", () => {
+  it("unknown local user → 550 5.1.1, disabled account → 550 5.2.1, mixed case finds the account", async () => {
+    const r = await rcpts(["<nobody@local.test>", "<off@local.test>", "<ALICE@Local.TEST>", "<alice@LOCAL.test>"]);
+    expect(r[0]).toMatch(/^550 5\.1\.1 /);
+    expect(r[1]).toMatch(/^550 5\.2\.1 /);
+    expect(r[2]).toMatch(/^250 /);
+    expect(r[3]).toMatch(/^250 /);
+  });
+});
+
+describe("no open relay", () => {
+  it("denies remote recipients to an unauthenticated, untrusted client with 554 5.7.1", async () => {
+    const r = await rcpts(["<user@elsewhere.test>", "<user@ElseWhere.TEST>"]);
+    expect(r[0]).toMatch(/^554 5\.7\.1 relaying denied/);
+    expect(r[1]).toMatch(/^554 5\.7\.1 /);
+  });
+
+  it("percent hack: user%remote@local is a (nonexistent) local user, never relayed", async () => {
+    const r = await rcpts(["<user%elsewhere.test@local.test>", "<alice%elsewhere.test@local.test>", "<user%local.test@elsewhere.test>"]);
+    expect(r[0]).toMatch(/^550 5\.1\.1 /);
+    expect(r[1]).toMatch(/^550 5\.1\.1 /);
+    expect(r[2]).toMatch(/^554 5\.7\.1 /);
+  });
+
+  it("source routes are ignored (RFC 5321 4.1.1.3): the final address decides", async () => {
+    const r = await rcpts(["<@local.test,@local.test:user@elsewhere.test>", "<@elsewhere.test:alice@local.test>"]);
+    expect(r[0]).toMatch(/^554 5\.7\.1 relaying denied for <user@elsewhere\.test>/);
+    expect(r[1]).toMatch(/^250 /);
+  });
+
+  it("quoted local parts with @, IP literals, trailing dots and double @ are refused", async () => {
+    const r = await rcpts([
+      '<"user@elsewhere.test"@local.test>',
+      "<user@[127.0.0.1]>",
+      "<user@[IPv6:::1]>",
+      "<alice@local.test.>",
+      "<user@elsewhere.test.>",
+      "<user@local.test@elsewhere.test>",
+      "<user@-bad-.test>",
+    ]);
+    expect(r[0]).toMatch(/^501 5\.1\.3 /);
+    expect(r[1]).toMatch(/^554 5\.7\.1 /);
+    expect(r[2]).toMatch(/^(554 5\.7\.1|501 5\.1\.3) /);
+    expect(r[3]).toMatch(/^501 5\.1\.3 /);
+    expect(r[4]).toMatch(/^501 5\.1\.3 /);
+    expect(r[5]).toMatch(/^501 5\.1\.3 /);
+    expect(r[6]).toMatch(/^(501|553) 5\.1\.3 /);
+  });
+
+  it("a denied recipient does not travel with the accepted ones", async () => {
+    const c = await opened(h.port);
+    await c.cmd("MAIL FROM:<s@elsewhere.test>");
+    expect((await c.cmd("RCPT TO:<alice@local.test>")).code).toBe(250);
+    expect((await c.cmd("RCPT TO:<victim@elsewhere.test>")).code).toBe(554);
+    expect((await c.cmd("DATA")).code).toBe(354);
+    const id = queueIdOf(await c.cmd("Subject: x\r\n\r\nx\r\n."));
+    await c.cmd("QUIT");
+    expect((await queuedRecipients(tdb.storage, id)).map((r) => r.address)).toEqual(["alice@local.test"]);
+    expect(await queueCounts(tdb.storage)).toEqual({ messages: 1, recipients: 1, bodies: 1 });
+  });
+});
+
+describe("who may relay", () => {
+  it("clients in trusted_networks", async () => {
+    h.settings.trusted_networks = "10.0.0.0/8, not-a-cidr";
+    expect((await rcpts(["<user@elsewhere.test>"]))[0]).toMatch(/^554 5\.7\.1 /);
+    h.settings.trusted_networks = "10.0.0.0/8, 127.0.0.0/8";
+    expect((await rcpts(["<user@elsewhere.test>", "<user@[192.0.2.1]>"]))).toEqual([expect.stringMatching(/^250 /), expect.stringMatching(/^250 /)]);
+  });
+
+  it("live cluster members (by IP from the members table), not dead ones", async () => {
+    const now = h.clock.now();
+    const info = { name: "be-1", roles: ["backend" as const], smtpEndpoint: null, httpUrl: "http://127.0.0.1:8025", submitMode: "locally" as const, hostname: "be", pid: 1, version: null };
+    await registerMember(tdb.storage.db, info, now);
+    expect((await rcpts(["<user@elsewhere.test>"]))[0]).toMatch(/^250 /);
+    // The member stops heartbeating: once its timeout has passed (and the cache expired) relaying stops.
+    await tdb.storage.db.execute(sql`UPDATE members SET heartbeat_at = ${ts(new Date(now.getTime() - 3600_000))}`);
+    h.clock.advance(10_000);
+    expect((await rcpts(["<user@elsewhere.test>"]))[0]).toMatch(/^554 5\.7\.1 /);
+  });
+
+  it("a whole relayed message from a trusted network is enqueued for the remote domain", async () => {
+    h.settings.trusted_networks = "127.0.0.1";
+    const c = await opened(h.port);
+    await c.cmd("MAIL FROM:<app@local.test>");
+    expect((await c.cmd("RCPT TO:<Someone@Elsewhere.TEST>")).code).toBe(250);
+    await c.cmd("DATA");
+    const id = queueIdOf(await c.cmd("Subject: out\r\n\r\nx\r\n."));
+    await c.cmd("QUIT");
+    expect((await queuedRecipients(tdb.storage, id)).map((r) => r.address)).toEqual(["Someone@elsewhere.test"]);
+  });
+});
