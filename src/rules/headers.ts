@@ -30,6 +30,11 @@ export class MessageHeaders {
     }
   }
 
+  /** From already split fields (e.g. the SMTP frontend's), values still RFC 2047-encoded. */
+  static fromFields(fields: ReadonlyArray<{ name: string; value: string }>): MessageHeaders {
+    return new MessageHeaders(fields.map((f) => [f.name, decodeValue(f.value)] as const));
+  }
+
   static parse(content: Uint8Array): MessageHeaders {
     const { end } = headerEnd(content);
     const text = new TextDecoder("utf-8").decode(content.subarray(0, end));
