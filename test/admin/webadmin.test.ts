@@ -1,0 +1,133 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerMember } from "../../src/cluster/members.ts";
+import { num, queryRows, str } from "../../src/db/rows.ts";
+import { submitMessage } from "../../src/queue/submit.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
+import { adminApp, TOKEN } from "./helpers.ts";
+
+const ORIGIN = "http://localhost";
+
+let tdb: TestDatabase;
+let app: ReturnType<typeof adminApp>["app"];
+let clock: ReturnType<typeof adminApp>["clock"];
+let cookie = "";
+
+function form(fields: Record<string, string>): URLSearchParams {
+  return new URLSearchParams(fields);
+}
+
+/** A browser-like request: same origin, the session cookie once logged in. */
+function browse(path: string, init: { method?: string; body?: URLSearchParams; cookie?: string | null; origin?: string | null } = {}) {
+  const headers: Record<string, string> = {};
+  const c = init.cookie === undefined ? cookie : init.cookie;
+  if (c) headers.cookie = c;
+  if (init.origin !== null) headers.origin = init.origin ?? ORIGIN;
+  if (init.body) headers["content-type"] = "application/x-www-form-urlencoded";
+  return app.request(`${ORIGIN}${path}`, { method: init.method ?? (init.body ? "POST" : "GET"), headers, body: init.body });
+}
+
+const recipientState = async (address: string) => str((await queryRows(tdb.storage.db, sql`SELECT state FROM recipients WHERE address = ${address}`))[0].state);
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  ({ app, clock } = adminApp(tdb.storage.db));
+  await registerMember(tdb.storage.db, { name: "front-1", roles: ["frontend"], smtpEndpoint: "127.0.0.1:2525", httpUrl: null, submitMode: "locally", hostname: null, pid: 1, version: null }, clock.now());
+  await submitMessage(tdb.storage.db, {
+    envelope: { sender: "<script>alert(1)</script>@evil.test", recipients: [{ address: "rcpt@far.test" }] },
+    content: new TextEncoder().encode("Subject: x\r\n\r\nx\r\n"),
+    submittedBy: "front-1",
+    processor: null,
+    now: new Date(clock.now().getTime() - 3 * 3600_000),
+  });
+});
+afterAll(async () => {
+  await tdb.drop();
+});
+
+describe("WebAdmin login", () => {
+  it("sends strangers to the login form and refuses their posts", async () => {
+    const res = await browse("/admin", { cookie: null });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/admin/login");
+    expect((await browse("/admin/login", { cookie: null })).status).toBe(200);
+    const post = await browse("/admin/queue/domain/far.test/hold", { method: "POST", body: form({}), cookie: null });
+    expect(post.status).toBe(401);
+    expect(await recipientState("rcpt@far.test")).toBe("queued");
+    expect((await browse("/admin", { cookie: "mailcluster_admin=forged" })).status).toBe(303);
+  });
+
+  it("a wrong token gets 401, the right one a session cookie without the token in it", async () => {
+    expect((await browse("/admin/login", { body: form({ token: "nope" }), cookie: null })).status).toBe(401);
+    const ok = await browse("/admin/login", { body: form({ token: TOKEN }), cookie: null });
+    expect(ok.status).toBe(303);
+    const set = ok.headers.get("set-cookie") ?? "";
+    expect(set).toMatch(/HttpOnly/i);
+    expect(set).toMatch(/SameSite=Strict/i);
+    expect(set).not.toContain(TOKEN);
+    cookie = set.split(";")[0];
+  });
+});
+
+describe("WebAdmin pages and actions", () => {
+  it("overview shows members and the queue per domain with the oldest age, escaped", async () => {
+    const res = await browse("/admin");
+    expect(res.status).toBe(200);
+    const page = await res.text();
+    expect(page).toContain("front-1");
+    expect(page).toContain("far.test");
+    expect(page).toContain("3h");
+    const queue = await (await browse("/admin/queue?domain=far.test")).text();
+    expect(queue).toContain("rcpt@far.test");
+    expect(queue).not.toContain("<script>alert(1)");
+    expect(queue).toContain("&lt;script&gt;");
+  });
+
+  it("queue buttons act on the queue; cross-site posts are refused", async () => {
+    const [{ id }] = await queryRows(tdb.storage.db, sql`SELECT message_id AS id FROM recipients WHERE address = 'rcpt@far.test'`);
+    const forged = await browse(`/admin/queue/${num(id)}/hold`, { body: form({}), origin: "http://evil.example" });
+    expect(forged.status).toBe(403);
+    expect(await recipientState("rcpt@far.test")).toBe("queued");
+
+    const hold = await browse(`/admin/queue/${num(id)}/hold?back=${encodeURIComponent("/admin/queue?domain=far.test")}`, { body: form({}) });
+    expect(hold.status).toBe(303);
+    expect(hold.headers.get("location")).toMatch(/^\/admin\/queue\?domain=far\.test&msg=hold/);
+    expect(await recipientState("rcpt@far.test")).toBe("held");
+    expect((await browse("/admin/queue/domain/far.test/release", { body: form({}) })).status).toBe(303);
+    expect(await recipientState("rcpt@far.test")).toBe("queued");
+    // An outside redirect target is ignored.
+    const away = await browse(`/admin/queue/${num(id)}/retry?back=${encodeURIComponent("https://evil.example/")}`, { body: form({}) });
+    expect(away.headers.get("location")).toMatch(/^\/admin\/queue\?msg=/);
+    expect((await browse(`/admin/queue/${num(id)}/explode`, { body: form({}) })).status).toBe(404);
+    expect((await browse("/admin/queue/domain/far.test/bounce", { body: form({}) })).status).toBe(303);
+    expect(await recipientState("rcpt@far.test")).toBe("failed");
+  });
+
+  it("domains and accounts: add, list, remove; a bad form is a 400 page and writes nothing", async () => {
+    expect((await browse("/admin/domains", { body: form({ name: "web.test" }) })).status).toBe(303);
+    expect(await (await browse("/admin/domains")).text()).toContain("web.test");
+    const badDomain = await browse("/admin/domains", { body: form({ name: "bad domain" }) });
+    expect(badDomain.status).toBe(400);
+
+    const bad = await browse("/admin/accounts", { body: form({ address: "u@web.test", quota: "lots" }) });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("quota");
+    expect(num((await queryRows(tdb.storage.db, sql`SELECT count(*)::int AS n FROM accounts`))[0].n)).toBe(0);
+
+    expect((await browse("/admin/accounts", { body: form({ address: "u@web.test", password: "pw", quota: "5000", home: "" }) })).status).toBe(303);
+    const list = await (await browse("/admin/accounts")).text();
+    expect(list).toContain("u@web.test");
+    expect(list).toContain("5000");
+    const dup = await browse("/admin/accounts", { body: form({ address: "u@web.test" }) });
+    expect(dup.status).toBe(409);
+    expect((await browse(`/admin/accounts/${encodeURIComponent("u@web.test")}/remove`, { body: form({}) })).status).toBe(303);
+    expect((await browse("/admin/domains/web.test/remove", { body: form({}) })).status).toBe(303);
+    expect(await (await browse("/admin/domains")).text()).not.toContain("web.test");
+  });
+
+  it("logout ends the session", async () => {
+    const out = await browse("/admin/logout", { body: form({}) });
+    expect(out.status).toBe(303);
+    expect(out.headers.get("set-cookie")).toMatch(/mailcluster_admin=;/);
+  });
+});
