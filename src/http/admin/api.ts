@@ -9,6 +9,7 @@ import { memberRoutes } from "./routes/members.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { queueRoutes } from "./routes/queue.ts";
 import { settingRoutes } from "./routes/settings.ts";
+import { ruleRoutes } from "../rules/routes.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -25,6 +26,7 @@ export function createAdminApi(d: AdminDeps): Hono {
   api.route("/queue", queueRoutes(d));
   api.route("/members", memberRoutes(d));
   api.route("/settings", settingRoutes(d));
+  api.route("/", ruleRoutes(d));
   return api;
 }
 
