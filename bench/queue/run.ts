@@ -18,7 +18,7 @@ import { recordOutcomes } from "../../src/queue/record-outcomes.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const depths = (process.env.BENCH_DEPTHS ?? "10000,100000").split(",").map(Number);
+const depths = (process.env.BENCH_DEPTHS ?? "10000,100000").split(",").filter(Boolean).map(Number);
 const workerCounts = (process.env.BENCH_WORKERS ?? "1,2,4,8").split(",").map(Number);
 const BATCH = Number(process.env.BENCH_BATCH ?? 50);
 const policy = { initialSeconds: 300, maxSeconds: 4000, jitter: 0.1, lifetimeSeconds: 432000 };

@@ -1,9 +1,9 @@
 import { sql } from "drizzle-orm";
 import type { ClientInfo, Envelope } from "../domain/types.ts";
 import { domainOf, normalizeAddress } from "../domain/address.ts";
-import type { Db } from "../db/db.ts";
-import { messageBodies, messages, recipients } from "../db/schema/index.ts";
-import { QUEUE_CHANNEL } from "./channel.ts";
+import type { Executor } from "../db/db.ts";
+import { num, pgArray, queryRows, ts } from "../db/rows.ts";
+import { wakeWorkers } from "./wake-up.ts";
 
 export interface SubmitInput {
   envelope: Envelope;
@@ -42,49 +42,44 @@ function validate(input: SubmitInput): void {
 
 /**
  * Message, body and one queue row per recipient in ONE transaction: workers see all of it
- * or none of it. The NOTIFY is transactional too, so nobody is woken before COMMIT.
+ * or none of it; workers are woken only after the COMMIT.
  */
-export async function submitMessage(db: Db, input: SubmitInput): Promise<SubmitResult> {
+export async function submitMessage(db: Executor, input: SubmitInput): Promise<SubmitResult> {
   validate(input);
   const { envelope, client = {}, now } = input;
-  return db.transaction(async (tx) => {
-    const [message] = await tx
-      .insert(messages)
-      .values({
-        sender: envelope.sender,
-        sizeBytes: input.content.byteLength,
-        clientAddress: client.address ?? null,
-        clientHostname: client.hostname ?? null,
-        clientHelo: client.helo ?? null,
-        authenticatedUser: client.authenticatedUser ?? null,
-        tls: client.tls ?? false,
-        protocol: client.protocol ?? null,
-        dsnEnvid: envelope.envid ?? null,
-        dsnRet: envelope.ret ?? null,
-        kind: input.kind ?? "normal",
-        submittedBy: input.submittedBy,
-        processor: input.processor,
-        ruleInvocations: input.ruleInvocations ?? 0,
-        pendingRecipients: envelope.recipients.length,
-        createdAt: now,
-      })
-      .returning({ id: messages.id });
-    await tx.insert(messageBodies).values({ messageId: message.id, content: input.content });
-    const rows = await tx
-      .insert(recipients)
-      .values(
-        envelope.recipients.map((r) => ({
-          messageId: message.id,
-          address: normalizeAddress(r.address),
-          domain: domainOf(r.address),
-          dsnOrcpt: r.orcpt ?? null,
-          dsnNotify: r.notify && r.notify.length > 0 ? r.notify.join(",") : null,
-          nextAttemptAt: now,
-          queuedAt: now,
-        })),
+  const rcpts = envelope.recipients;
+  // One statement: message, body and recipients are inserted together or not at all, in one
+  // round trip. Workers are woken after the commit (see wake-up.ts).
+  const rows = await queryRows(
+    db,
+    sql`
+      WITH m AS (
+        INSERT INTO messages (sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
+                              dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at)
+        VALUES (${envelope.sender}, ${input.content.byteLength}, ${client.address ?? null}, ${client.hostname ?? null}, ${client.helo ?? null},
+                ${client.authenticatedUser ?? null}, ${client.tls ?? false}, ${client.protocol ?? null}, ${envelope.envid ?? null},
+                ${envelope.ret ?? null}, ${input.kind ?? "normal"}, ${input.submittedBy}, ${input.processor},
+                ${input.ruleInvocations ?? 0}, ${rcpts.length}, ${ts(now)})
+        RETURNING id
+      ),
+      b AS (
+        INSERT INTO message_bodies (message_id, content) SELECT id, ${input.content}::bytea FROM m
+      ),
+      r AS (
+        INSERT INTO recipients (message_id, address, domain, dsn_orcpt, dsn_notify, next_attempt_at, queued_at)
+        SELECT m.id, x.address, x.domain, x.orcpt, x.notify, ${ts(now)}, ${ts(now)}
+        FROM m, unnest(
+          ${pgArray(rcpts.map((r) => normalizeAddress(r.address)))}::text[],
+          ${pgArray(rcpts.map((r) => domainOf(r.address)))}::text[],
+          ${pgArray(rcpts.map((r) => r.orcpt ?? null))}::text[],
+          ${pgArray(rcpts.map((r) => (r.notify && r.notify.length > 0 ? r.notify.join(",") : null)))}::text[]
+        ) WITH ORDINALITY AS x(address, domain, orcpt, notify, n)
+        ORDER BY x.n
+        RETURNING id, message_id
       )
-      .returning({ id: recipients.id });
-    await tx.execute(sql`SELECT pg_notify(${QUEUE_CHANNEL}, ${input.processor ?? ""})`);
-    return { messageId: message.id, recipientIds: rows.map((r) => r.id) };
-  });
+      SELECT r.message_id, r.id FROM r ORDER BY r.id`,
+  );
+  if (rows.length !== rcpts.length) throw new SubmitError(`stored ${rows.length} of ${rcpts.length} recipients`);
+  await wakeWorkers(db, input.processor ?? "");
+  return { messageId: num(rows[0].message_id), recipientIds: rows.map((r) => num(r.id)) };
 }

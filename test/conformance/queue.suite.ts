@@ -177,6 +177,26 @@ export function storageConformance(adapter: string, open: () => Promise<Storage>
       await expect(setSetting(storage.db, "no_such_key", 1)).rejects.toThrow(/unknown setting/);
     });
 
+    it("a submit inside a caller's transaction notifies at that commit, and a rollback leaves nothing", async () => {
+      const got: string[] = [];
+      const unlisten = await storage.listen(QUEUE_CHANNEL, (p) => got.push(p));
+      await expect(
+        storage.db.transaction(async (tx) => {
+          await submitMessage(tx, { envelope: { sender: "", recipients: [{ address: "x@x.test" }] }, content: body, submittedBy: "m1", processor: "rolled-back", now: clock.now() });
+          throw new Error("abort");
+        }),
+      ).rejects.toThrow("abort");
+      await storage.db.transaction(async (tx) => {
+        await submitMessage(tx, { envelope: { sender: "", recipients: [{ address: "y@x.test" }] }, content: body, submittedBy: "m1", processor: "in-tx", now: clock.now() });
+      });
+      for (let i = 0; i < 50 && !got.includes("in-tx"); i++) await new Promise((r) => setTimeout(r, 20));
+      await unlisten();
+      expect(got).toContain("in-tx");
+      expect(got).not.toContain("rolled-back");
+      const rows = await queryRows(storage.db, sql`SELECT address FROM recipients`);
+      expect(rows.map((r) => r.address)).toEqual(["y@x.test"]);
+    });
+
     it("NOTIFY on submit reaches a listener after commit", async () => {
       const got: string[] = [];
       const unlisten = await storage.listen(QUEUE_CHANNEL, (p) => got.push(p));
