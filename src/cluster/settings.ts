@@ -46,6 +46,8 @@ export const DEFAULT_SETTINGS = {
   relay_data_timeout_ms: 300_000,
   /** Relay: idle connections are kept this long for the next message to the same host. */
   relay_idle_ms: 5_000,
+  /** Relay: TCP port of MX hosts (Postfix's smtp_tcp_port); 25 except in tests, where "the Internet" is a sink. */
+  relay_mx_port: 25,
   /** Relay: connections at once per destination (route domain, forwarding server or recipient domain). */
   relay_destination_concurrency: 20,
   /** Relay: refuse to send without STARTTLS to every destination (routes can require it alone). */
