@@ -388,8 +388,29 @@ export function isQueueAction(value: string): value is QueueAction {
   return (QUEUE_ACTIONS as readonly string[]).includes(value);
 }
 
-/** One entry point for the CLI, the API and WebAdmin. */
+/**
+ * One entry point for the CLI, the API and WebAdmin. A domain-wide operation can deadlock with
+ * a worker recording outcomes for the same rows in another order; PostgreSQL then aborts one
+ * side. Every operation is atomic, so running it again is safe.
+ */
 export async function applyQueueAction(db: Executor, action: QueueAction, t: QueueTarget, now: Date, actor = "admin"): Promise<QueueOpResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runQueueAction(db, action, t, now, actor);
+    } catch (err) {
+      if (attempt >= 5 || !isDeadlock(err)) throw err;
+    }
+  }
+}
+
+function isDeadlock(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === "object"; e = "cause" in e ? e.cause : null) {
+    if ("code" in e && e.code === "40P01") return true;
+  }
+  return false;
+}
+
+function runQueueAction(db: Executor, action: QueueAction, t: QueueTarget, now: Date, actor: string): Promise<QueueOpResult> {
   switch (action) {
     case "retry":
       return retryQueue(db, t, now);
