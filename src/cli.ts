@@ -7,6 +7,7 @@ import { registerMemberMode } from "./cli/commands/member-mode.ts";
 import { registerMembers } from "./cli/commands/members.ts";
 import { registerMigrate } from "./cli/commands/migrate.ts";
 import { registerQueue } from "./cli/commands/queue.ts";
+import { registerRules } from "./cli/commands/rules.ts";
 import { registerSettings } from "./cli/commands/settings.ts";
 import { registerStart } from "./cli/commands/start.ts";
 import { coerceError } from "./util/errors.ts";
@@ -30,6 +31,8 @@ export function buildProgram(): Command {
   registerAccount(program);
   registerAlias(program);
   registerQueue(program);
+  // After account and domain: rules hang "account rules" and "domain rules" under them.
+  registerRules(program);
   return program;
 }
 
