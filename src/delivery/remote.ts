@@ -1,8 +1,67 @@
+import { eq } from "drizzle-orm";
+import type { AppContext } from "../app-context.ts";
+import { messageBodies } from "../db/schema/index.ts";
+import { createSystemResolver, type DnsResolver, parseDnsServers } from "../relay/dns.ts";
+import { Relay } from "../relay/relay.ts";
 import type { Transport } from "./transport.ts";
 
-/** Remote recipients go out through the SMTP relay (issue: outbound relay). */
-export const relayRemote: Transport = async (ctx, recipients) =>
-  recipients.map((r) => ({
-    recipientId: r.id,
-    outcome: { kind: "deferred", reply: { code: 451, enhanced: "4.3.2", text: `relay not available on ${ctx.config.memberName}` } },
-  }));
+const relays = new WeakMap<AppContext, Relay>();
+
+/** DNS timeout per query; a slow resolver defers the recipients rather than holding the worker. */
+const DNS_TIMEOUT_MS = 5000;
+
+/** The system resolver, rebuilt when the dns_servers setting changes. */
+export function settingsResolver(ctx: AppContext): DnsResolver {
+  let current: { servers: string; resolver: DnsResolver } | null = null;
+  const get = () => {
+    const servers = ctx.settings().dns_servers;
+    if (!current || current.servers !== servers) {
+      current = { servers, resolver: createSystemResolver({ servers: parseDnsServers(servers), timeoutMs: DNS_TIMEOUT_MS }) };
+    }
+    return current.resolver;
+  };
+  return { resolveMx: (d) => get().resolveMx(d), resolve4: (h) => get().resolve4(h), resolve6: (h) => get().resolve6(h) };
+}
+
+/** The member's relay (one connection pool per member), made on first use. */
+export function relayFor(ctx: AppContext, resolver: DnsResolver = settingsResolver(ctx)): Relay {
+  let relay = relays.get(ctx);
+  if (!relay) {
+    relay = new Relay({
+      db: ctx.db,
+      resolver,
+      random: ctx.random,
+      clock: ctx.clock,
+      logger: ctx.logger,
+      settings: () => ctx.settings(),
+      ehloName: ctx.config.hostname,
+      memberName: ctx.config.memberName,
+      isFrontend: ctx.config.roles.includes("frontend"),
+    });
+    relays.set(ctx, relay);
+  }
+  return relay;
+}
+
+/** Close the member's relay connections (on stop). */
+export async function closeRelay(ctx: AppContext): Promise<void> {
+  const relay = relays.get(ctx);
+  relays.delete(ctx);
+  await relay?.close();
+}
+
+/** A Transport over a given relay (tests and benchmarks build their own, with injected DNS). */
+export function createRelayTransport(relay: Relay): Transport {
+  return async (ctx, recipients) => {
+    const first = recipients[0];
+    const [body] = await ctx.db.select({ content: messageBodies.content }).from(messageBodies).where(eq(messageBodies.messageId, first.messageId));
+    if (!body) {
+      return recipients.map((r) => ({ recipientId: r.id, outcome: { kind: "deferred", reply: { code: 451, enhanced: "4.3.0", text: "message body not found" } } }));
+    }
+    const content = Buffer.from(body.content.buffer, body.content.byteOffset, body.content.byteLength);
+    return relay.deliver({ sender: first.sender, content, ret: first.dsnRet, envid: first.dsnEnvid }, recipients);
+  };
+}
+
+/** Remote recipients go out through the member's SMTP relay. */
+export const relayRemote: Transport = (ctx, recipients) => createRelayTransport(relayFor(ctx))(ctx, recipients);

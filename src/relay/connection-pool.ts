@@ -1,0 +1,171 @@
+import { isIP } from "node:net";
+import type { Logger } from "../util/logger.ts";
+import { RelayConnection } from "./relay-connection.ts";
+import type { Target } from "./targets.ts";
+
+export interface ConnectSpec {
+  target: Target;
+  /** Our name in EHLO. */
+  ehloName: string;
+  requireTls: boolean;
+  auth: { user: string; pass: string } | null;
+  connectTimeoutMs: number;
+  greetingTimeoutMs: number;
+  /** Inactivity limit while waiting for any reply, the one after DATA included. */
+  replyTimeoutMs: number;
+}
+
+export interface Lease {
+  conn: RelayConnection;
+  /** True when the connection already carried a message (a stale one may fail at once). */
+  reused: boolean;
+  /** Give it back: kept for the next message to the same host when reusable, else closed. */
+  release(reusable: boolean): void;
+}
+
+interface Idle {
+  conn: RelayConnection;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Open SMTP connections, kept briefly after a message so consecutive messages to the same host
+ * reuse them (Postfix's connection cache). Keyed by address, port and security, so a route with
+ * credentials never shares a session with one without.
+ */
+export class ConnectionPool {
+  private readonly idle = new Map<string, Idle[]>();
+  private readonly busy = new Set<RelayConnection>();
+  private closed = false;
+
+  constructor(
+    private readonly idleMs: () => number,
+    private readonly logger: Logger,
+  ) {}
+
+  async acquire(spec: ConnectSpec): Promise<Lease> {
+    const key = keyOf(spec);
+    const list = this.idle.get(key);
+    while (list && list.length > 0) {
+      const entry = list.pop();
+      if (!entry) break;
+      clearTimeout(entry.timer);
+      if (entry.conn.destroyed) continue;
+      return this.lease(key, entry.conn, true);
+    }
+    if (list && list.length === 0) this.idle.delete(key);
+    const conn = await this.open(spec);
+    return this.lease(key, conn, false);
+  }
+
+  /** Idle connections right now (tests, metrics). */
+  get idleCount(): number {
+    let n = 0;
+    for (const l of this.idle.values()) n += l.length;
+    return n;
+  }
+
+  /** QUIT idle connections and drop busy ones. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const list of this.idle.values()) {
+      for (const e of list) {
+        clearTimeout(e.timer);
+        quit(e.conn);
+      }
+    }
+    this.idle.clear();
+    for (const c of this.busy) c.close();
+    this.busy.clear();
+  }
+
+  private lease(key: string, conn: RelayConnection, reused: boolean): Lease {
+    this.busy.add(conn);
+    let done = false;
+    return {
+      conn,
+      reused,
+      release: (reusable) => {
+        if (done) return;
+        done = true;
+        this.busy.delete(conn);
+        const ms = this.idleMs();
+        if (!reusable || this.closed || conn.destroyed || ms <= 0) {
+          quit(conn);
+          return;
+        }
+        const timer = setTimeout(() => this.expire(key, conn), ms);
+        timer.unref?.();
+        const list = this.idle.get(key) ?? [];
+        list.push({ conn, timer });
+        this.idle.set(key, list);
+      },
+    };
+  }
+
+  private expire(key: string, conn: RelayConnection): void {
+    this.remove(key, conn);
+    quit(conn);
+  }
+
+  private remove(key: string, conn: RelayConnection): void {
+    const list = this.idle.get(key);
+    if (!list) return;
+    const i = list.findIndex((e) => e.conn === conn);
+    if (i >= 0) {
+      clearTimeout(list[i].timer);
+      list.splice(i, 1);
+    }
+    if (list.length === 0) this.idle.delete(key);
+  }
+
+  private async open(spec: ConnectSpec): Promise<RelayConnection> {
+    const { target } = spec;
+    const conn = new RelayConnection({
+      host: target.address,
+      port: target.port,
+      name: spec.ehloName,
+      servername: isIP(target.name) ? undefined : target.name,
+      requireTLS: spec.requireTls,
+      // Opportunistic STARTTLS (RFC 3207): use it when offered, go on in clear if it fails,
+      // and like Postfix's "may"/"encrypt" levels do not insist on a verified certificate.
+      opportunisticTLS: !spec.requireTls,
+      tls: { rejectUnauthorized: false },
+      connectionTimeout: spec.connectTimeoutMs,
+      greetingTimeout: spec.greetingTimeoutMs,
+      socketTimeout: spec.replyTimeoutMs,
+      socketCloseTimeout: 1000,
+      logger: false,
+    });
+    const key = keyOf(spec);
+    // An idle connection the server closes (or that errors) leaves the pool; the listener also
+    // keeps an 'error' event from becoming an uncaught exception.
+    conn.on("error", (err) => {
+      this.logger.debug({ err: err.message, host: target.address }, "relay connection error");
+      this.remove(key, conn);
+    });
+    conn.on("end", () => this.remove(key, conn));
+    try {
+      await conn.connectAsync();
+      if (spec.auth) await conn.loginAsync(spec.auth.user, spec.auth.pass);
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+    return conn;
+  }
+}
+
+function keyOf(spec: ConnectSpec): string {
+  const t = spec.target;
+  return `${t.address}|${t.port}|${t.name}|${spec.requireTls ? "tls" : ""}|${spec.auth?.user ?? ""}`;
+}
+
+function quit(conn: RelayConnection): void {
+  if (conn.destroyed) return;
+  try {
+    conn.quit();
+  } catch {
+    conn.close();
+  }
+}

@@ -1,0 +1,159 @@
+import type { Clock, DeliveryOutcome, Random, SmtpReply } from "../domain/types.ts";
+import type { Db } from "../db/db.ts";
+import type { Settings } from "../cluster/settings.ts";
+import type { ClaimedRecipient } from "../queue/claimed.ts";
+import type { RecipientOutcome } from "../queue/worker.ts";
+import type { Logger } from "../util/logger.ts";
+import { coerceError } from "../util/errors.ts";
+import { ConnectionPool, type Lease } from "./connection-pool.ts";
+import type { DnsResolver } from "./dns.ts";
+import { KeyedLimiter } from "./limiter.ts";
+import { chooseNextHop, type NextHop } from "./next-hop.ts";
+import { localReply } from "./smtp-reply.ts";
+import { targetLabel, type Target } from "./targets.ts";
+import { runTransaction, type TransactionResult, troubleReply } from "./transaction.ts";
+
+export interface RelayOptions {
+  db: Db;
+  resolver: DnsResolver;
+  random: Random;
+  clock: Clock;
+  logger: Logger;
+  settings: () => Settings;
+  /** EHLO name: the member's host name. */
+  ehloName: string;
+  memberName: string;
+  isFrontend: boolean;
+  /** Port of MX hosts: 25; tests map each MX host name to a sink's port. */
+  mxPort?: number | ((host: string) => number);
+}
+
+/** The message a batch of recipients belongs to. */
+export interface RelayMessage {
+  sender: string;
+  content: Buffer;
+  ret: "FULL" | "HDRS" | null;
+  envid: string | null;
+}
+
+/**
+ * The SMTP relay: recipients of one message → next hop per domain → one transaction per
+ * destination, next host on connection trouble or 421, a per-recipient outcome for each.
+ */
+export class Relay {
+  readonly pool: ConnectionPool;
+  readonly limiter = new KeyedLimiter();
+
+  constructor(private readonly o: RelayOptions) {
+    this.pool = new ConnectionPool(() => o.settings().relay_idle_ms, o.logger);
+  }
+
+  async deliver(message: RelayMessage, recipients: ClaimedRecipient[]): Promise<RecipientOutcome[]> {
+    const s = this.o.settings();
+    const hops = new Map<string, { hop: NextHop; recipients: ClaimedRecipient[] }>();
+    const now = this.o.clock.now();
+    const ctx = {
+      db: this.o.db,
+      resolver: this.o.resolver,
+      random: this.o.random,
+      now,
+      self: { name: this.o.memberName, isFrontend: this.o.isFrontend },
+      forwardingServer: s.forwarding_server,
+      requireTls: s.relay_require_tls,
+      memberTimeoutSeconds: s.member_timeout_seconds,
+      mxPort: this.o.mxPort ?? 25,
+    };
+    const byDomain = new Map<string, NextHop>();
+    for (const r of recipients) {
+      let hop = byDomain.get(r.domain);
+      if (!hop) {
+        hop = await chooseNextHop(ctx, r.domain);
+        byDomain.set(r.domain, hop);
+      }
+      // Recipients of different domains behind the same route or forwarder share one transaction.
+      const group = hops.get(hop.destination);
+      if (group) group.recipients.push(r);
+      else hops.set(hop.destination, { hop, recipients: [r] });
+    }
+    const parts = await Promise.all([...hops.values()].map((g) => this.deliverToHop(g.hop, message, g.recipients)));
+    return parts.flat();
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private async deliverToHop(hop: NextHop, message: RelayMessage, recipients: ClaimedRecipient[]): Promise<RecipientOutcome[]> {
+    const release = await this.limiter.acquire(hop.destination, this.o.settings().relay_destination_concurrency);
+    try {
+      const resolution = await hop.resolve();
+      if (!resolution.ok) {
+        const kind = resolution.permanent ? "failed" : "deferred";
+        return recipients.map((r) => ({ recipientId: r.id, outcome: { kind, reply: resolution.reply, remoteHost: null } }));
+      }
+      const out: RecipientOutcome[] = [];
+      let pending = recipients;
+      let trouble: SmtpReply = localReply(451, "4.4.1", `no host of ${hop.destination} could be reached`);
+      let troubleHost: string | null = null;
+      for (const target of resolution.targets) {
+        if (pending.length === 0) break;
+        const label = targetLabel(target);
+        const result = await this.attempt(hop, target, message, pending);
+        const next: ClaimedRecipient[] = [];
+        for (const r of pending) {
+          const reply = result.replies.get(r.address);
+          if (reply) out.push({ recipientId: r.id, outcome: outcomeOf(reply, label) });
+          else next.push(r);
+        }
+        pending = next;
+        if (result.trouble) {
+          trouble = result.trouble;
+          troubleHost = label;
+          this.o.logger.info({ destination: hop.destination, host: label, code: trouble.code, status: trouble.enhanced, text: trouble.text }, "relay host trouble; trying the next");
+        }
+      }
+      for (const r of pending) out.push({ recipientId: r.id, outcome: { kind: "deferred", reply: trouble, remoteHost: troubleHost } });
+      return out;
+    } finally {
+      release();
+    }
+  }
+
+  /** One host: lease a connection (reused or new), run the transaction; a stale reused one is retried fresh once. */
+  private async attempt(hop: NextHop, target: Target, message: RelayMessage, recipients: ClaimedRecipient[]): Promise<TransactionResult> {
+    const s = this.o.settings();
+    const spec = {
+      target,
+      ehloName: this.o.ehloName,
+      requireTls: hop.requireTls,
+      auth: hop.auth,
+      connectTimeoutMs: s.relay_connect_timeout_ms,
+      greetingTimeoutMs: s.relay_greeting_timeout_ms,
+      replyTimeoutMs: s.relay_data_timeout_ms,
+    };
+    for (let round = 0; round < 2; round++) {
+      let lease: Lease;
+      try {
+        lease = await this.pool.acquire(spec);
+      } catch (err) {
+        return { replies: new Map(), trouble: troubleReply(coerceError(err)), reusable: false, stale: false };
+      }
+      const result = await runTransaction(lease.conn, {
+        sender: message.sender,
+        recipients: recipients.map((r) => ({ address: r.address, dsn: { notify: r.dsnNotify, orcpt: r.dsnOrcpt } })),
+        content: message.content,
+        ret: message.ret,
+        envid: message.envid,
+      });
+      lease.release(result.reusable);
+      if (!(result.stale && lease.reused)) return result;
+    }
+    return { replies: new Map(), trouble: localReply(451, "4.4.2", "connection lost"), reusable: false, stale: true };
+  }
+}
+
+export function outcomeOf(reply: SmtpReply, remoteHost: string | null): DeliveryOutcome {
+  if (reply.code >= 200 && reply.code < 300) return { kind: "delivered", reply, remoteHost };
+  if (reply.code >= 500) return { kind: "failed", reply, remoteHost };
+  return { kind: "deferred", reply, remoteHost };
+}
