@@ -233,12 +233,16 @@ export async function listQueue(db: Executor, p: QueueListParams = {}): Promise<
   const domain = p.domain ? sql`AND r.domain = ${p.domain.trim().toLowerCase()}` : sql``;
   const rows = await queryRows(
     db,
+    // Pick the page of recipients first, then join the senders of just those rows.
     sql`SELECT r.id, r.message_id, m.sender, r.address, r.domain, r.state, r.attempts, r.queued_at, r.next_attempt_at,
                r.locked_by, r.locked_until, r.last_code, r.last_status, r.last_text
-        FROM recipients r JOIN messages m ON m.id = r.message_id
-        WHERE ${stateSql(p.state ?? "pending")} ${domain}
-        ORDER BY r.queued_at, r.id
-        LIMIT ${limit}`,
+        FROM (
+          SELECT * FROM recipients r
+          WHERE ${stateSql(p.state ?? "pending")} ${domain}
+          ORDER BY r.queued_at, r.id
+          LIMIT ${limit}
+        ) r JOIN messages m ON m.id = r.message_id
+        ORDER BY r.queued_at, r.id`,
   );
   return rows.map(itemFromRow);
 }
