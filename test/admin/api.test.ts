@@ -74,6 +74,11 @@ describe("domains", () => {
     const malformed = await call(app, "POST", "/domains", "{not json");
     expect(malformed.status).toBe(400);
     expect(malformed.body).toHaveProperty("error");
+    const notJson = await app.request("/api/v1/domains", { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "text/plain" }, body: '{"name":"ok.test"}' });
+    expect(notJson.status).toBe(415);
+    const huge = await call(app, "POST", "/domains", { name: "ok.test", pad: "x".repeat(100_000) });
+    expect(huge.status).toBe(413);
+    expect(huge.body).toMatchObject({ error: expect.stringContaining("larger than") });
     expect(await count("domains")).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { requireBearer } from "./auth.ts";
 import type { AdminDeps } from "./deps.ts";
 import { ApiError, errorHandler } from "./errors.ts";
@@ -12,6 +13,7 @@ import { settingRoutes } from "./routes/settings.ts";
 import { ruleRoutes } from "../rules/routes.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
+export const MAX_BODY_BYTES = 64 * 1024;
 
 /** The admin API, every route behind the bearer token. Mount it under ADMIN_API_PREFIX. */
 export function createAdminApi(d: AdminDeps): Hono {
@@ -19,6 +21,8 @@ export function createAdminApi(d: AdminDeps): Hono {
   api.onError(errorHandler(d.logger));
   api.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
   api.use("*", requireBearer(d.token));
+  // Admin payloads are small; anything bigger is a mistake or an attack.
+  api.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new ApiError(413, `request body larger than ${MAX_BODY_BYTES} bytes`); } }));
   api.route("/domains", domainRoutes(d));
   api.route("/accounts", accountRoutes(d));
   api.route("/aliases", aliasRoutes(d));

@@ -1,5 +1,5 @@
 import { zValidator } from "@hono/zod-validator";
-import type { ValidationTargets } from "hono";
+import type { MiddlewareHandler, ValidationTargets } from "hono";
 import type { ZodType } from "zod";
 import { ApiError, type FieldIssue } from "./errors.ts";
 
@@ -21,6 +21,13 @@ function rejectInvalid(result: Result): void {
     throw new ApiError(400, first ? `invalid ${first.path || "request"}: ${first.message}` : "invalid request", issues);
   }
 }
+
+/** Bodies are JSON: anything else would otherwise validate as an empty object and mislead. */
+export const requireJson: MiddlewareHandler = async (c, next) => {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) throw new ApiError(415, "expected a JSON body (content-type: application/json)");
+  await next();
+};
 
 /** zod validation of one part of the request; a failure is a 400 naming the offending fields. */
 export function valid<T extends ZodType, K extends keyof ValidationTargets>(target: K, schema: T) {

@@ -3,12 +3,12 @@ import { addAccount, listAccounts, removeAccount } from "../../../accounts/store
 import { listStoredMessages } from "../../../accounts/stored-messages.ts";
 import type { AdminDeps } from "../deps.ts";
 import { newAccountBody } from "../schemas.ts";
-import { valid } from "../validate.ts";
+import { requireJson, valid } from "../validate.ts";
 
 export function accountRoutes(d: AdminDeps): Hono {
   return new Hono()
     .get("/", async (c) => c.json({ items: await listAccounts(d.db, c.req.query("domain")) }))
-    .post("/", valid("json", newAccountBody), async (c) => {
+    .post("/", requireJson, valid("json", newAccountBody), async (c) => {
       const body = c.req.valid("json");
       const address = await addAccount(d.db, {
         address: body.address,

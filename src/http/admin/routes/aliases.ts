@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { addAlias, listAliases, removeAlias } from "../../../accounts/store.ts";
 import type { AdminDeps } from "../deps.ts";
 import { newAliasBody } from "../schemas.ts";
-import { valid } from "../validate.ts";
+import { requireJson, valid } from "../validate.ts";
 
 export function aliasRoutes(d: AdminDeps): Hono {
   return new Hono()
@@ -10,7 +10,7 @@ export function aliasRoutes(d: AdminDeps): Hono {
       const rows = await listAliases(d.db);
       return c.json({ items: rows.map((a) => ({ address: a.address, domain: a.domain, targets: a.targets.split(",").filter(Boolean), createdAt: a.createdAt })) });
     })
-    .post("/", valid("json", newAliasBody), async (c) => {
+    .post("/", requireJson, valid("json", newAliasBody), async (c) => {
       const body = c.req.valid("json");
       const address = await addAlias(d.db, body.address, body.targets);
       return c.json({ address, targets: body.targets }, 201);

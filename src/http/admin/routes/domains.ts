@@ -2,12 +2,12 @@ import { Hono } from "hono";
 import { addDomain, listDomains, removeDomain } from "../../../accounts/store.ts";
 import type { AdminDeps } from "../deps.ts";
 import { newDomainBody } from "../schemas.ts";
-import { valid } from "../validate.ts";
+import { requireJson, valid } from "../validate.ts";
 
 export function domainRoutes(d: AdminDeps): Hono {
   return new Hono()
     .get("/", async (c) => c.json({ items: await listDomains(d.db) }))
-    .post("/", valid("json", newDomainBody), async (c) => {
+    .post("/", requireJson, valid("json", newDomainBody), async (c) => {
       const name = await addDomain(d.db, c.req.valid("json").name);
       return c.json({ name }, 201);
     })

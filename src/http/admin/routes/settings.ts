@@ -3,7 +3,7 @@ import { DEFAULT_SETTINGS, isSettingKey, loadSettings, resetSetting, setSetting 
 import type { AdminDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { settingBody } from "../schemas.ts";
-import { valid } from "../validate.ts";
+import { requireJson, valid } from "../validate.ts";
 
 export function settingRoutes(d: AdminDeps): Hono {
   return new Hono()
@@ -14,7 +14,7 @@ export function settingRoutes(d: AdminDeps): Hono {
       const s = await loadSettings(d.db);
       return c.json({ key, value: s[key], default: DEFAULT_SETTINGS[key] });
     })
-    .put("/:key", valid("json", settingBody), async (c) => {
+    .put("/:key", requireJson, valid("json", settingBody), async (c) => {
       const key = c.req.param("key");
       if (!isSettingKey(key)) throw new ApiError(404, `unknown setting "${key}"`);
       const { value } = c.req.valid("json");
