@@ -26,6 +26,9 @@ const nonEmpty = (max: number) =>
 
 const noLineBreaks = (s: string) => !/[\r\n\0]/.test(s);
 
+/** IMAP-safe hierarchy names ("Lists/dev"), the same test the mailbox store applies. */
+const isFolderName = (s: string) => !/[\u0000-\u001f\u007f*%]/.test(s) && s.trim() === s && !s.split("/").some((p) => p === "");
+
 /** RFC 5322 field name: printable US-ASCII except colon. */
 const headerName = nonEmpty(76).regex(/^[!-9;-~]+$/, { error: "must be a header field name (printable ASCII, no colon or space)" });
 
@@ -78,7 +81,9 @@ const addressList = z
 export const actionSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("folder"),
-    folder: nonEmpty(LIMITS.folderLength).refine(noLineBreaks, { error: "must not contain line breaks or NUL" }),
+    folder: nonEmpty(LIMITS.folderLength).refine(isFolderName, {
+      error: "must be a folder name: no control characters, * or %, no surrounding spaces, no empty /-separated parts",
+    }),
   }),
   z.strictObject({ type: z.literal("discard") }),
   z.strictObject({

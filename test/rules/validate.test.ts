@@ -110,3 +110,12 @@ describe("validateRuleSet", () => {
     }
   });
 });
+
+describe("folder names", () => {
+  it.each(["Lists/dev", "INBOX", "Ünïcode folder"])("accepts %s", (folder) => {
+    expect(validateRuleSet({ rules: [{ actions: [{ type: "folder", folder }] }] }, "account").rules).toHaveLength(1);
+  });
+  it.each(["a*", "100%", " padded", "a//b", "/root", "tab\there", "line\nbreak"])("refuses %j", (folder) => {
+    expect(errorOf({ rules: [{ actions: [{ type: "folder", folder }] }] })).toContain("rules[0].actions[0].folder: must be a folder name");
+  });
+});

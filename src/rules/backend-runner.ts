@@ -1,0 +1,98 @@
+import { evaluate } from "./evaluate.ts";
+import { MessageHeaders } from "./headers.ts";
+import { EMPTY_RULE_SET, type RuleScope, type RuleSet } from "./model.ts";
+import { validateRuleSet } from "./validate.ts";
+
+/**
+ * The engine behind the backend's AccountRuleRunner seam (src/backend/account-rules.ts). The
+ * shapes are restated here rather than imported so the engine does not depend on the backend;
+ * TypeScript checks that they fit where the runner is plugged in.
+ */
+export interface RunnerInput {
+  account: string;
+  domain: string;
+  /** Header fields, names lower-cased, values unfolded (not yet RFC 2047-decoded). */
+  headers: ReadonlyMap<string, readonly string[]>;
+  envelope: { sender: string; recipient: string };
+  size: number;
+  authenticated: boolean;
+  domainRules: unknown;
+  accountRules: unknown;
+}
+
+export type RunnerAction =
+  | { kind: "store"; folder: string }
+  | { kind: "discard" }
+  | { kind: "reject"; text: string }
+  | { kind: "redirect"; to: string[] }
+  | { kind: "forward"; to: string[] }
+  | { kind: "auto-reply"; subject?: string; text: string; days?: number }
+  | { kind: "flags"; flags: string[] }
+  | { kind: "stop" };
+
+export interface EngineRunnerOptions {
+  /** A stored rule set that does not validate (edited by hand in SQL) is skipped and reported here. */
+  onInvalid?: (where: string, error: Error) => void;
+}
+
+const FLAG = { flagged: "\\Flagged", seen: "\\Seen" } as const;
+
+/**
+ * runs domain rules then account rules and answers in the backend's action vocabulary.
+ * add_header has no counterpart there and is left out; the folder of the implicit keep is
+ * returned explicitly (INBOX).
+ */
+export function engineRuleRunner(options: EngineRunnerOptions = {}): { run(input: RunnerInput): RunnerAction[] } {
+  const load = (value: unknown, scope: RuleScope, where: string): RuleSet => {
+    if (value === null || value === undefined) return EMPTY_RULE_SET;
+    try {
+      return validateRuleSet(value, scope);
+    } catch (err) {
+      options.onInvalid?.(where, err instanceof Error ? err : new Error(String(err)));
+      return EMPTY_RULE_SET;
+    }
+  };
+  return {
+    run(input) {
+      const sets = [load(input.domainRules, "domain", `domain ${input.domain}`), load(input.accountRules, "account", `account ${input.account}`)];
+      const fields = [...input.headers].flatMap(([name, values]) => values.map((value) => ({ name, value })));
+      const actions = evaluate(sets, {
+        headers: MessageHeaders.fromFields(fields),
+        size: input.size,
+        authenticated: input.authenticated,
+        sender: input.envelope.sender,
+        recipients: [input.envelope.recipient],
+      });
+      const out: RunnerAction[] = [];
+      for (const a of actions) {
+        switch (a.type) {
+          case "folder":
+            out.push({ kind: "store", folder: a.folder });
+            break;
+          case "discard":
+            out.push({ kind: "discard" });
+            break;
+          case "reject":
+            out.push({ kind: "reject", text: a.text ?? "message rejected by the recipient's rules" });
+            break;
+          case "redirect":
+            out.push({ kind: "redirect", to: a.to });
+            break;
+          case "forward":
+            out.push({ kind: "forward", to: a.to });
+            break;
+          case "vacation":
+            out.push({ kind: "auto-reply", text: a.text, ...(a.subject ? { subject: a.subject } : {}), ...(a.days ? { days: a.days } : {}) });
+            break;
+          case "mark":
+            out.push({ kind: "flags", flags: [FLAG[a.flag]] });
+            break;
+          case "add_header":
+          case "stop":
+            break;
+        }
+      }
+      return out;
+    },
+  };
+}
