@@ -123,7 +123,8 @@ export class QueueWorker {
         if (this.active.size < this.o.concurrency && claimed.length === this.o.batchSize) continue;
       }
       if (!this.running) break;
-      if (claimed.length === 0 && this.nudged) continue;
+      // Only when there was room to claim: with every slot busy this would spin without awaiting.
+      if (claimed.length === 0 && this.nudged && room > 0) continue;
       await this.sleep(claimed.length === 0 || room <= 0 ? this.o.pollIntervalMs : 0);
     }
   }

@@ -1,0 +1,109 @@
+import type { Clock } from "../domain/types.ts";
+import type { Db } from "../db/db.ts";
+import type { Logger } from "../util/logger.ts";
+import { coerceError } from "../util/errors.ts";
+import { acquireAccountLease, releaseAccountLeases } from "../cluster/account-leases.ts";
+
+export type OpenResult =
+  /** We may write; epoch null = static account (its home member is us). */
+  | { kind: "open"; epoch: number | null }
+  /** Another member holds (dynamic) or is the home of (static) the account. */
+  | { kind: "elsewhere"; owner: string }
+  /** This backend is shutting down and opens nothing more. */
+  | { kind: "closing" };
+
+interface Held {
+  epoch: number;
+  leaseUntil: number;
+  lastUsed: number;
+}
+
+export interface AccountOwnershipOptions {
+  db: Db;
+  member: string;
+  clock: Clock;
+  logger: Logger;
+  leaseMs: () => number;
+  idleMs: () => number;
+}
+
+/**
+ * The accounts this backend has open. Dynamic accounts are opened through the lease table
+ * and kept in memory; a lease less than half-fresh is renewed on use, `maintain()` renews
+ * the busy ones and gives back the idle ones, `releaseAll()` runs on shutdown. The memory is
+ * only a shortcut: the store re-checks the epoch in the database.
+ */
+export class AccountOwnership {
+  private readonly held = new Map<string, Held>();
+  private closed = false;
+
+  constructor(private readonly o: AccountOwnershipOptions) {}
+
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  async open(account: string, homeMember: string | null): Promise<OpenResult> {
+    if (this.closed) return { kind: "closing" };
+    if (homeMember !== null) return homeMember === this.o.member ? { kind: "open", epoch: null } : { kind: "elsewhere", owner: homeMember };
+    const now = this.o.clock.now().getTime();
+    const leaseMs = this.o.leaseMs();
+    const cached = this.held.get(account);
+    if (cached && cached.leaseUntil - now > leaseMs / 2) {
+      cached.lastUsed = now;
+      return { kind: "open", epoch: cached.epoch };
+    }
+    const r = await acquireAccountLease(this.o.db, { account, member: this.o.member, now: new Date(now), leaseMs });
+    if (r.kind === "held") {
+      if (cached && cached.epoch !== r.epoch) this.o.logger.warn({ account, from: cached.epoch, to: r.epoch }, "account lease had expired; reopened under a new epoch");
+      this.held.set(account, { epoch: r.epoch, leaseUntil: r.leaseUntil.getTime(), lastUsed: now });
+      return { kind: "open", epoch: r.epoch };
+    }
+    this.held.delete(account);
+    return { kind: "elsewhere", owner: r.owner };
+  }
+
+  /** The store found the epoch changed: forget the account so the next delivery asks again. */
+  lost(account: string): void {
+    this.held.delete(account);
+  }
+
+  /** Renew what was used within the idle time, release the rest. */
+  async maintain(): Promise<void> {
+    const now = this.o.clock.now().getTime();
+    const idleMs = this.o.idleMs();
+    const idle: Array<{ account: string; epoch: number }> = [];
+    for (const [account, h] of this.held) {
+      if (now - h.lastUsed >= idleMs) idle.push({ account, epoch: h.epoch });
+    }
+    for (const i of idle) this.held.delete(i.account);
+    if (idle.length > 0) {
+      const released = await releaseAccountLeases(this.o.db, this.o.member, idle, new Date(now));
+      this.o.logger.debug({ released }, "released idle accounts");
+    }
+    const leaseMs = this.o.leaseMs();
+    for (const [account, h] of [...this.held]) {
+      if (h.leaseUntil - now > leaseMs / 2) continue;
+      try {
+        const r = await acquireAccountLease(this.o.db, { account, member: this.o.member, now: new Date(now), leaseMs });
+        if (r.kind === "held") this.held.set(account, { ...h, epoch: r.epoch, leaseUntil: r.leaseUntil.getTime() });
+        else this.held.delete(account);
+      } catch (err) {
+        this.o.logger.warn({ account, err: coerceError(err).message }, "account lease renewal failed");
+      }
+    }
+  }
+
+  async releaseAll(): Promise<void> {
+    this.closed = true;
+    const all = [...this.held].map(([account, h]) => ({ account, epoch: h.epoch }));
+    this.held.clear();
+    const released = await releaseAccountLeases(this.o.db, this.o.member, all, this.o.clock.now());
+    if (released > 0) this.o.logger.info({ released }, "released accounts on shutdown");
+  }
+
+  /** Simulated crash (tests): forget everything without telling the database. */
+  forget(): void {
+    this.held.clear();
+  }
+}

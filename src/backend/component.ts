@@ -1,0 +1,79 @@
+import type { AppContext } from "../app-context.ts";
+import type { Component } from "../component.ts";
+import { coerceError } from "../util/errors.ts";
+import { AccountOwnership } from "./account-owner.ts";
+import type { AccountRuleRunner } from "./account-rules.ts";
+import { mountDeliveryChannel } from "./channel-server.ts";
+import { clusterSecret } from "./cluster-secret.ts";
+import { BackendDelivery } from "./deliver.ts";
+import { registerInProcessBackend, unregisterInProcessBackend } from "./registry.ts";
+
+export interface BackendComponentOptions {
+  rules?: AccountRuleRunner;
+}
+
+/** The backend role: serves the delivery channel and owns the accounts it opens. */
+export class BackendComponent implements Component {
+  readonly name = "backend";
+  private ctx: AppContext | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private maintaining: Promise<void> | null = null;
+  delivery: BackendDelivery | null = null;
+
+  constructor(private readonly options: BackendComponentOptions = {}) {}
+
+  prepare(ctx: AppContext): void {
+    this.ctx = ctx;
+    const ownership = new AccountOwnership({
+      db: ctx.db,
+      member: ctx.config.memberName,
+      clock: ctx.clock,
+      logger: ctx.logger,
+      leaseMs: () => ctx.settings().account_lease_seconds * 1000,
+      idleMs: () => ctx.settings().account_idle_seconds * 1000,
+    });
+    this.delivery = new BackendDelivery(ctx, ownership, this.options.rules);
+    registerInProcessBackend(ctx, this.delivery);
+    ctx.httpMounts.push(mountDeliveryChannel(ctx, () => clusterSecret(ctx), this.delivery));
+  }
+
+  async start(ctx: AppContext): Promise<void> {
+    // Fail at start, not at the first delivery, when the secret cannot be had.
+    await clusterSecret(ctx);
+    const every = Math.max(250, Math.floor((ctx.settings().account_lease_seconds * 1000) / 4));
+    this.timer = setInterval(() => void this.maintain(), every);
+    this.timer.unref?.();
+  }
+
+  /** Renew busy account leases, release idle ones (also called by tests on a manual clock). */
+  maintain(): Promise<void> {
+    const delivery = this.delivery;
+    const ctx = this.ctx;
+    if (!delivery || !ctx) return Promise.resolve();
+    this.maintaining ??= delivery.ownership
+      .maintain()
+      .catch((err) => ctx.logger.warn({ err: coerceError(err).message }, "account lease maintenance failed"))
+      .finally(() => (this.maintaining = null));
+    return this.maintaining;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.maintaining;
+    if (this.ctx) unregisterInProcessBackend(this.ctx);
+    await this.delivery?.ownership.releaseAll();
+  }
+
+  /** Simulated crash (tests): stop without giving anything back to the database. */
+  crash(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.ctx) unregisterInProcessBackend(this.ctx);
+    this.delivery?.ownership.forget();
+  }
+}
+
+export function createBackendComponent(options: BackendComponentOptions = {}): BackendComponent {
+  return new BackendComponent(options);
+}

@@ -1,0 +1,98 @@
+import { createHash } from "node:crypto";
+import { sql } from "drizzle-orm";
+import type { Executor } from "../db/db.ts";
+import { date, num, pgArray, queryRows, str, ts } from "../db/rows.ts";
+
+/** Who may open a dynamic account right now, as the account_leases row says. */
+export interface AccountLease {
+  account: string;
+  member: string;
+  epoch: number;
+  leaseUntil: Date;
+}
+
+export type LeaseAcquireResult =
+  | { kind: "held"; epoch: number; leaseUntil: Date }
+  /** Another member holds an unexpired lease. */
+  | { kind: "taken"; owner: string; epoch: number; leaseUntil: Date };
+
+export interface LeaseAcquireParams {
+  account: string;
+  member: string;
+  now: Date;
+  leaseMs: number;
+}
+
+/**
+ * Open (or keep open) an account for one member, in ONE statement: insert the lease, or take
+ * it over when it has expired, or renew it when this member still holds it. A takeover (also
+ * of one's own expired or released lease) bumps the epoch, so two writers never share one;
+ * a renewal keeps it. Rows are never deleted: releasing only expires them, so the epoch
+ * keeps growing across owners.
+ */
+export async function acquireAccountLease(db: Executor, p: LeaseAcquireParams, retry = true): Promise<LeaseAcquireResult> {
+  const until = new Date(p.now.getTime() + p.leaseMs);
+  const rows = await queryRows(
+    db,
+    sql`INSERT INTO account_leases AS l (account, member, epoch, lease_until, acquired_at)
+        VALUES (${p.account}, ${p.member}, 1, ${ts(until)}, ${ts(p.now)})
+        ON CONFLICT (account) DO UPDATE SET
+          member = EXCLUDED.member,
+          epoch = CASE WHEN l.member = EXCLUDED.member AND l.lease_until > EXCLUDED.acquired_at THEN l.epoch ELSE l.epoch + 1 END,
+          acquired_at = CASE WHEN l.member = EXCLUDED.member AND l.lease_until > EXCLUDED.acquired_at THEN l.acquired_at ELSE EXCLUDED.acquired_at END,
+          lease_until = EXCLUDED.lease_until
+        WHERE l.member = EXCLUDED.member OR l.lease_until <= EXCLUDED.acquired_at
+        RETURNING epoch, lease_until`,
+  );
+  if (rows.length > 0) return { kind: "held", epoch: num(rows[0].epoch), leaseUntil: date(rows[0].lease_until) };
+  const [current] = await readAccountLeases(db, [p.account]);
+  // Gone between the two statements (account removed): nobody holds it.
+  if (!current) return { kind: "taken", owner: "", epoch: 0, leaseUntil: p.now };
+  if (retry && (current.member === p.member || current.leaseUntil.getTime() <= p.now.getTime())) {
+    // Released or expired between the two statements: try once more rather than redirect to nobody.
+    return acquireAccountLease(db, p, false);
+  }
+  return { kind: "taken", owner: current.member, epoch: current.epoch, leaseUntil: current.leaseUntil };
+}
+
+export async function readAccountLeases(db: Executor, accounts: readonly string[]): Promise<AccountLease[]> {
+  if (accounts.length === 0) return [];
+  const rows = await queryRows(
+    db,
+    sql`SELECT account, member, epoch, lease_until FROM account_leases WHERE account = ANY(${pgArray(accounts)}::text[])`,
+  );
+  return rows.map((r) => ({ account: str(r.account), member: str(r.member), epoch: num(r.epoch), leaseUntil: date(r.lease_until) }));
+}
+
+/**
+ * Give accounts back (idle, or shutting down): the lease expires now, the row and its epoch
+ * stay. Only leases this member holds under the given epoch are touched.
+ */
+export async function releaseAccountLeases(db: Executor, member: string, held: ReadonlyArray<{ account: string; epoch: number }>, now: Date): Promise<number> {
+  if (held.length === 0) return 0;
+  const rows = await queryRows(
+    db,
+    sql`UPDATE account_leases l SET lease_until = ${ts(now)}
+        FROM unnest(${pgArray(held.map((h) => h.account))}::text[], ${pgArray(held.map((h) => h.epoch))}::bigint[]) AS v(account, epoch)
+        WHERE l.account = v.account AND l.epoch = v.epoch AND l.member = ${member} AND l.lease_until > ${ts(now)}
+        RETURNING l.account`,
+  );
+  return rows.length;
+}
+
+/**
+ * Rendezvous (highest random weight) hashing: the backend an account goes to first. Stable
+ * while the set of live backends is stable, and when one leaves only its accounts move.
+ */
+export function rendezvousOwner(account: string, backends: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestScore = -1n;
+  for (const b of backends) {
+    const score = createHash("sha256").update(account).update("\0").update(b).digest().readBigUInt64BE(0);
+    if (score > bestScore || (score === bestScore && best !== null && b < best)) {
+      best = b;
+      bestScore = score;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,140 @@
+import { sql } from "drizzle-orm";
+import { detectRuntime } from "../../adapters/runtime/index.ts";
+import type { AppContext } from "../../src/app-context.ts";
+import { addAccount, addDomain } from "../../src/accounts/store.ts";
+import type { AccountRuleRunner } from "../../src/backend/account-rules.ts";
+import { BackendComponent } from "../../src/backend/component.ts";
+import { deregisterMember, heartbeatMember, registerMember } from "../../src/cluster/members.ts";
+import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
+import { loadConfig } from "../../src/config.ts";
+import type { Clock } from "../../src/domain/types.ts";
+import type { Storage } from "../../src/db/storage.ts";
+import { num, queryRows } from "../../src/db/rows.ts";
+import { createHttpApp } from "../../src/http/app.ts";
+import { Metrics } from "../../src/metrics/registry.ts";
+import { claimRecipients } from "../../src/queue/claim.ts";
+import { recordOutcomes } from "../../src/queue/record-outcomes.ts";
+import { submitMessage } from "../../src/queue/submit.ts";
+import { deliverLocal } from "../../src/delivery/local.ts";
+import type { HttpServerHandle } from "../../src/runtime.ts";
+import { silentLogger } from "../../src/util/logger.ts";
+
+export function testContext(storage: Storage, name: string, clock: Clock, overrides: Partial<Settings> = {}, clusterSecret: string | null = null): AppContext {
+  const config = { ...loadConfig({}, { name, httpPort: 0, role: "backend" }), clusterSecret };
+  const settings: Settings = { ...DEFAULT_SETTINGS, ...overrides };
+  return {
+    config,
+    storage,
+    db: storage.db,
+    clock,
+    random: { next: () => 0.5 },
+    logger: silentLogger,
+    metrics: new Metrics(),
+    settings: () => settings,
+    ping: async () => {},
+    httpMounts: [],
+  };
+}
+
+/** A backend member in this process: its component, its HTTP server on port 0, its members row. */
+export interface TestBackend {
+  name: string;
+  ctx: AppContext;
+  component: BackendComponent;
+  url: string;
+  heartbeat(): Promise<void>;
+  /** Crash: no lease released, no deregistration; the server goes away. */
+  kill(): Promise<void>;
+  /** Graceful: leases released, member row removed. */
+  stop(): Promise<void>;
+}
+
+export async function startBackend(
+  storage: Storage,
+  name: string,
+  clock: Clock,
+  o: { settings?: Partial<Settings>; rules?: AccountRuleRunner } = {},
+): Promise<TestBackend> {
+  const ctx = testContext(storage, name, clock, o.settings);
+  const component = new BackendComponent({ rules: o.rules });
+  component.prepare(ctx);
+  const runtime = await detectRuntime();
+  const app = createHttpApp(ctx);
+  const server: HttpServerHandle = await runtime.serveHttp(app.fetch, { port: 0, hostname: "127.0.0.1" });
+  const url = `http://127.0.0.1:${server.port}`;
+  await registerMember(
+    storage.db,
+    { name, roles: ["backend"], smtpEndpoint: null, httpUrl: url, submitMode: "locally-for-others", hostname: "test", pid: null, version: null },
+    clock.now(),
+  );
+  await component.start(ctx);
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await server.close();
+  };
+  return {
+    name,
+    ctx,
+    component,
+    url,
+    heartbeat: async () => {
+      await heartbeatMember(storage.db, name, clock.now());
+    },
+    kill: async () => {
+      component.crash();
+      await close();
+    },
+    stop: async () => {
+      await component.stop();
+      await close();
+      await deregisterMember(storage.db, name);
+    },
+  };
+}
+
+export const DOMAIN = "local.test";
+
+export async function createAccounts(storage: Storage, n: number, home: string | null = null, prefix = "user"): Promise<string[]> {
+  await addDomain(storage.db, DOMAIN).catch(() => {});
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(await addAccount(storage.db, { address: `${prefix}${i}@${DOMAIN}`, homeMember: home }));
+  return out;
+}
+
+export function rawMessage(subject: string, extra: string[] = [], body = "hello"): Uint8Array {
+  return new TextEncoder().encode([`From: Alice <alice@remote.test>`, `To: someone@${DOMAIN}`, `Subject: ${subject}`, `Message-ID: <${subject.replace(/\W/g, "")}@remote.test>`, ...extra, "", body, ""].join("\r\n"));
+}
+
+export async function submit(ctx: AppContext, recipients: string[], content: Uint8Array, sender = "alice@remote.test"): Promise<number> {
+  const r = await submitMessage(ctx.db, {
+    envelope: { sender, recipients: recipients.map((address) => ({ address })) },
+    content,
+    submittedBy: ctx.config.memberName,
+    processor: null,
+    now: ctx.clock.now(),
+  });
+  return r.messageId;
+}
+
+/** One queue pass by hand, as a worker on `ctx` would do it: claim, deliver locally, record. */
+export async function deliverOnce(ctx: AppContext) {
+  const claimed = await claimRecipients(ctx.db, { member: ctx.config.memberName, includePool: true, limit: 1000, leaseMs: 60_000, now: ctx.clock.now() });
+  const byMessage = new Map<number, typeof claimed>();
+  for (const c of claimed) byMessage.set(c.messageId, [...(byMessage.get(c.messageId) ?? []), c]);
+  const outcomes = [];
+  for (const group of byMessage.values()) {
+    const answers = await deliverLocal(ctx, group);
+    const byId = new Map(answers.map((a) => [a.recipientId, a.outcome]));
+    const results = group.map((r) => ({ recipient: r, outcome: byId.get(r.id)!, startedAt: ctx.clock.now(), durationMs: 1 }));
+    await recordOutcomes(ctx.db, { member: ctx.config.memberName, results, now: ctx.clock.now(), policy: { initialSeconds: 60, maxSeconds: 60, jitter: 0, lifetimeSeconds: 86400 }, random: ctx.random });
+    outcomes.push(...results.map((r) => ({ address: r.recipient.address, messageId: r.recipient.messageId, ...r.outcome })));
+  }
+  return outcomes;
+}
+
+export async function count(storage: Storage, query: ReturnType<typeof sql>): Promise<number> {
+  const rows = await queryRows(storage.db, query);
+  return num(rows[0].n);
+}
