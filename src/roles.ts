@@ -11,7 +11,8 @@ export async function componentsFor(config: Config): Promise<Component[]> {
   }
   if (config.roles.includes("backend")) {
     const { createBackendComponent } = await import("./backend/component.ts");
-    components.push(createBackendComponent());
+    const { engineRuleRunner } = await import("./rules/backend-runner.ts");
+    components.push(createBackendComponent({ rules: engineRuleRunner() }));
   }
   // Every member serves the admin API (/api/v1) and WebAdmin (/admin) on its HTTP port.
   const { adminComponent } = await import("./http/admin/component.ts");
