@@ -15,6 +15,8 @@ import { QUEUE_CHANNEL } from "./queue/channel.ts";
 import { policyFromSettings } from "./queue/retry-schedule.ts";
 import { purgeExpired } from "./queue/purge.ts";
 import { createDeliveryHandler } from "./delivery/handler.ts";
+import { closeRelay } from "./delivery/remote.ts";
+import { runDsnPasses } from "./dsn/generate.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServerHandle, Runtime } from "./runtime.ts";
 import { Metrics } from "./metrics/registry.ts";
@@ -153,6 +155,8 @@ export class Member {
             ctx.metrics.inc("mailcluster_delivery_attempts_total", "Delivery attempts by result", { result: r.state === "queued" ? "deferred" : r.state });
           }
           await reportDoneMessages(ctx, summary.doneMessageIds).catch((err) => ctx.logger.warn({ err: coerceError(err).message }, "could not report done messages"));
+          // Bounces right away for messages just finished; the timer below catches the rest.
+          if (summary.doneMessageIds.length > 0) await runDsnPasses(ctx, { messageIds: summary.doneMessageIds, delay: false });
         },
       });
       if (ctx.storage.capabilities.listenNotify) {
@@ -165,6 +169,8 @@ export class Member {
     this.every(30_000, async () => {
       this.currentSettings = await loadSettings(ctx.db);
     });
+    // DSNs for messages finished elsewhere (admin bounces, a crash before onRecorded) and delay notices.
+    this.every(15_000, () => runDsnPasses(ctx));
     this.every(60_000, async () => {
       const purged = await purgeExpired(ctx.db, { now: ctx.clock.now(), retentionSeconds: this.currentSettings.retention_seconds });
       if (purged.messages + purged.attempts > 0) ctx.logger.info(purged, "purged done messages and old attempts");
@@ -193,6 +199,7 @@ export class Member {
     await this.unlisten?.().catch(() => {});
     await this.coordinator?.stop();
     await this.worker?.stop();
+    await closeRelay(this.ctx).catch(() => {});
     await this.membership?.stop();
     await this.http?.close();
     log.info({ member: this.o.config.memberName }, "member stopped");

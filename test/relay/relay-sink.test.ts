@@ -385,6 +385,17 @@ describe("relay to a scripted SMTP sink", () => {
     expect(s.messages[0].to).toHaveLength(2);
   });
 
+  it("DNS answers become queue states: NXDOMAIN and null MX fail, SERVFAIL defers", async () => {
+    const { ctx, transport } = setup({ "nomail.test": { mx: [{ exchange: "", priority: 0 }] }, "broken.test": { mx: "SERVFAIL" } }, {});
+    await submit(["a@missing.test", "b@nomail.test", "c@broken.test"]);
+    await queuePass(ctx, transport);
+    expect((await states()).map((r) => [r.address, r.state, r.code, r.status])).toEqual([
+      ["a@missing.test", "failed", 550, "5.1.2"],
+      ["b@nomail.test", "failed", 556, "5.1.10"],
+      ["c@broken.test", "queued", 451, "4.4.3"],
+    ]);
+  });
+
   it("limits connections per destination", async () => {
     const s = await sink({ rcpt: () => "accept" });
     const { zone, ports } = oneMx(s.port);
