@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerAccount } from "./cli/commands/account.ts";
+import { registerAdminToken } from "./cli/commands/admin-token.ts";
 import { registerAlias } from "./cli/commands/alias.ts";
 import { registerDomain } from "./cli/commands/domain.ts";
 import { registerMemberMode } from "./cli/commands/member-mode.ts";
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerAccount(program);
   registerAlias(program);
   registerQueue(program);
+  registerAdminToken(program);
   // After account and domain: rules hang "account rules" and "domain rules" under them.
   registerRules(program);
   return program;

@@ -8,6 +8,8 @@ import { aliasAdd, aliasList, aliasRemove } from "../../src/cli/commands/alias.t
 import { domainAdd, domainList, domainRemove } from "../../src/cli/commands/domain.ts";
 import { queueAction, queueList, queueShow, queueTarget } from "../../src/cli/commands/queue.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
+import { resolveAdminToken } from "../../src/http/admin/token.ts";
+import { silentLogger } from "../../src/util/logger.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 
@@ -27,7 +29,7 @@ async function* stdinOf(text: string): AsyncIterable<string> {
 function run(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath.includes("bun") ? "node" : process.execPath, [bin, ...args], {
-      env: { ...process.env, DATABASE_URL: tdb.url, LOG_LEVEL: "warn" },
+      env: { ...process.env, DATABASE_URL: tdb.url, LOG_LEVEL: "warn", ADMIN_TOKEN: "" },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -120,15 +122,20 @@ describe("CLI command functions", () => {
 });
 
 describe("the mailcluster bin", () => {
-  it("adds a domain and an account with --password-stdin, and lists as JSON", async () => {
+  it("adds an account with --password-stdin", async () => {
     await domainAdd(tdb.storage.db, "bin.test", false, collector().out);
     const a = await run(["account", "add", "bo@bin.test", "--password-stdin", "--quota", "777", "--json"], "from-stdin\n");
     expect(a.code).toBe(0);
     expect(JSON.parse(a.stdout)).toEqual({ added: "bo@bin.test", quota: 777, home: null, password: true });
     const [row] = await queryRows(tdb.storage.db, sql`SELECT password_hash FROM accounts WHERE address = 'bo@bin.test'`);
     expect(await verifyPassword("from-stdin", str(row.password_hash))).toBe(true);
-    const bad = await run(["queue", "hold"]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain("give a queue id or --domain");
+  });
+
+  it("admin-token prints the cluster's stored token, the one members will use", async () => {
+    const printed = await run(["admin-token", "--json"]);
+    expect(printed.code).toBe(0);
+    const { token, source } = JSON.parse(printed.stdout) as { token: string; source: string };
+    expect(source).toBe("generated");
+    expect(await resolveAdminToken(tdb.storage.db, null, silentLogger)).toEqual({ token, source: "stored" });
   });
 });
