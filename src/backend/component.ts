@@ -7,8 +7,10 @@ import { mountDeliveryChannel } from "./channel-server.ts";
 import { clusterSecret } from "./cluster-secret.ts";
 import { BackendDelivery } from "./deliver.ts";
 import { registerInProcessBackend, unregisterInProcessBackend } from "./registry.ts";
+import { engineRuleRunner } from "../rules/backend-runner.ts";
 
 export interface BackendComponentOptions {
+  /** Default: the rules engine (src/rules) over the domain's and the account's stored rule sets. */
   rules?: AccountRuleRunner;
 }
 
@@ -32,7 +34,10 @@ export class BackendComponent implements Component {
       leaseMs: () => ctx.settings().account_lease_seconds * 1000,
       idleMs: () => ctx.settings().account_idle_seconds * 1000,
     });
-    this.delivery = new BackendDelivery(ctx, ownership, this.options.rules);
+    const rules =
+      this.options.rules ??
+      engineRuleRunner({ onInvalid: (where, err) => ctx.logger.warn({ where, err: err.message }, "stored rule set does not validate; skipped") });
+    this.delivery = new BackendDelivery(ctx, ownership, rules);
     registerInProcessBackend(ctx, this.delivery);
     ctx.httpMounts.push(mountDeliveryChannel(ctx, () => clusterSecret(ctx), this.delivery));
   }

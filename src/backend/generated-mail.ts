@@ -4,15 +4,21 @@ import type { AppContext } from "../app-context.ts";
 import { chooseProcessor } from "../cluster/processor.ts";
 import { queryRows, ts } from "../db/rows.ts";
 import { submitMessage } from "../queue/submit.ts";
+import { LOOP_HEADER, MAX_LOOP_HOPS } from "../rules/loop.ts";
 import { header, type Headers, prependHeaders } from "./headers.ts";
 
-/** Loop protection: set on mail a rule of this account sent on; such mail is not sent on again by it. */
-export const REDIRECTED_BY_HEADER = "X-Mailcluster-Redirected-By";
+/** Accounts that already sent this message on (the rules engine's loop header, a comma list). */
+function loopAccounts(headers: Headers): string[] {
+  return (headers.get(LOOP_HEADER.toLowerCase()) ?? [])
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim().toLowerCase())
+    .filter((v) => v !== "");
+}
 
-/** True when this account already redirected or forwarded this message (it came back around). */
+/** True when this account already redirected or forwarded this message (it came back around), or it hopped too often. */
 export function alreadyRedirectedBy(headers: Headers, account: string): boolean {
-  const marks = headers.get(REDIRECTED_BY_HEADER.toLowerCase()) ?? [];
-  return marks.some((m) => m.trim().toLowerCase() === account.toLowerCase());
+  const seen = loopAccounts(headers);
+  return seen.length >= MAX_LOOP_HOPS || seen.includes(account.toLowerCase());
 }
 
 /**
@@ -23,7 +29,7 @@ export async function submitResend(
   ctx: AppContext,
   p: { account: string; to: string[]; sender: string; content: Uint8Array; headers: Headers },
 ): Promise<number> {
-  const lines = [`${REDIRECTED_BY_HEADER}: ${p.account}`];
+  const lines = [`${LOOP_HEADER}: ${[...loopAccounts(p.headers), p.account.toLowerCase()].join(", ")}`];
   if (!header(p.headers, "auto-submitted")) lines.push("Auto-Submitted: auto-generated");
   const r = await submitMessage(ctx.db, {
     envelope: { sender: p.sender, recipients: p.to.map((address) => ({ address })) },
@@ -90,7 +96,7 @@ export async function submitAutoReply(
     `Date: ${ctx.clock.now().toUTCString().replace("GMT", "+0000")}`,
     `Message-ID: <${randomBytes(12).toString("hex")}@${ctx.config.hostname}>`,
     "Auto-Submitted: auto-replied",
-    `${REDIRECTED_BY_HEADER}: ${p.account}`,
+    `${LOOP_HEADER}: ${p.account.toLowerCase()}`,
     ...(messageId ? [`In-Reply-To: ${messageId}`, `References: ${messageId}`] : []),
     "MIME-Version: 1.0",
     "Content-Type: text/plain; charset=utf-8",

@@ -57,7 +57,9 @@ async function expand(ctx: AppContext, r: ClaimedRecipient): Promise<Expansion> 
       }
       for (const t of found.targets) await walk(t, depth + 1, false);
     } else if (found.kind === "remote") {
-      e.remote.push(address);
+      // The router sends only local domains here; a domain removed meanwhile is not ours to relay.
+      if (top) e.outcome = deferred(451, "4.3.0", `${address} is not in a local domain`);
+      else e.remote.push(address);
     } else if (top) {
       e.outcome = failed(550, "5.1.1", `no such user here: ${address}`);
     } else {
