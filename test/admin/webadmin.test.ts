@@ -1,7 +1,8 @@
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerMember } from "../../src/cluster/members.ts";
 import { num, queryRows, str } from "../../src/db/rows.ts";
+import { mailboxFolders, mailboxMessages } from "../../src/db/schema/index.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { adminApp, TOKEN } from "./helpers.ts";
@@ -101,6 +102,13 @@ describe("WebAdmin pages and actions", () => {
     expect((await browse(`/admin/queue/${num(id)}/explode`, { body: form({}) })).status).toBe(404);
     expect((await browse("/admin/queue/domain/far.test/bounce", { body: form({}) })).status).toBe(303);
     expect(await recipientState("rcpt@far.test")).toBe("failed");
+
+    const detail = await browse(`/admin/queue/${num(id)}`);
+    expect(detail.status).toBe(200);
+    const text = await detail.text();
+    expect(text).toContain("bounced by administrator");
+    expect(text).toContain("front-1");
+    expect((await browse("/admin/queue/999999")).status).toBe(404);
   });
 
   it("domains and accounts: add, list, remove; a bad form is a 400 page and writes nothing", async () => {
@@ -120,6 +128,20 @@ describe("WebAdmin pages and actions", () => {
     expect(list).toContain("5000");
     const dup = await browse("/admin/accounts", { body: form({ address: "u@web.test" }) });
     expect(dup.status).toBe(409);
+
+    const [inbox] = await tdb.storage.db.select().from(mailboxFolders).where(eq(mailboxFolders.account, "u@web.test"));
+    const raw = "Subject: <b>hi</b>\r\n\r\n<script>x</script>\r\n";
+    const [stored] = await tdb.storage.db
+      .insert(mailboxMessages)
+      .values({ account: "u@web.test", folderId: inbox.id, uid: 1, sizeBytes: raw.length, sender: "x@y.test", subject: "<b>hi</b>", internalDate: clock.now(), content: new TextEncoder().encode(raw) })
+      .returning({ id: mailboxMessages.id });
+    const msgs = await (await browse(`/admin/accounts/${encodeURIComponent("u@web.test")}/messages`)).text();
+    expect(msgs).toContain("&lt;b&gt;hi&lt;/b&gt;");
+    expect(msgs).toContain(`/admin/messages/${stored.id}/raw`);
+    const rawRes = await browse(`/admin/messages/${stored.id}/raw`);
+    expect(rawRes.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(rawRes.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(await rawRes.text()).toBe(raw);
     expect((await browse(`/admin/accounts/${encodeURIComponent("u@web.test")}/remove`, { body: form({}) })).status).toBe(303);
     expect((await browse("/admin/domains/web.test/remove", { body: form({}) })).status).toBe(303);
     expect(await (await browse("/admin/domains")).text()).not.toContain("web.test");

@@ -5,7 +5,8 @@ import { html } from "hono/html";
 import { addAccount, addDomain, listAccounts, listDomains, removeAccount, removeDomain } from "../../accounts/store.ts";
 import { listMembers } from "../../cluster/members.ts";
 import { loadSettings } from "../../cluster/settings.ts";
-import { applyQueueAction, isQueueAction, listQueue, queueSummaryByDomain, type QueueStateFilter } from "../../queue/admin.ts";
+import { listStoredMessages, readStoredMessage } from "../../accounts/stored-messages.ts";
+import { applyQueueAction, isQueueAction, listQueue, queueSummaryByDomain, type QueueStateFilter, showQueueMessage } from "../../queue/admin.ts";
 import { coerceError } from "../../util/errors.ts";
 import { bearerToken, sameSecret, sessionValue } from "../admin/auth.ts";
 import type { AdminDeps } from "../admin/deps.ts";
@@ -13,7 +14,17 @@ import { ApiError, toApiError } from "../admin/errors.ts";
 import { newAccountBody, newDomainBody } from "../admin/schemas.ts";
 import { formatIssues } from "../admin/validate.ts";
 import { page } from "./layout.ts";
-import { accountsPage, domainsPage, loginForm, membersTable, queueFilter, queueItemsTable, queueSummaryTable } from "./pages.ts";
+import {
+  accountsPage,
+  domainsPage,
+  loginForm,
+  membersTable,
+  queueFilter,
+  queueItemsTable,
+  queueMessagePage,
+  queueSummaryTable,
+  storedMessagesTable,
+} from "./pages.ts";
 
 export const WEBADMIN_PREFIX = "/admin";
 export const SESSION_COOKIE = "mailcluster_admin";
@@ -87,6 +98,14 @@ export function createWebAdmin(d: AdminDeps): Hono {
     return c.html(page("Queue", html`${queueFilter(domain, state)}${queueItemsTable(items, here)}`, { flash: c.req.query("msg") }));
   });
 
+  app.get("/queue/:id", async (c) => {
+    const id = Number(c.req.param("id"));
+    if (!Number.isSafeInteger(id) || id <= 0) throw new ApiError(400, `invalid queue id "${c.req.param("id")}"`);
+    const detail = await showQueueMessage(d.db, id);
+    if (!detail) throw new ApiError(404, `no queue message ${id}`);
+    return c.html(page(`Queue message ${id}`, queueMessagePage(detail), { flash: c.req.query("msg") }));
+  });
+
   app.post("/queue/domain/:domain/:action", async (c) => {
     const { domain, action } = c.req.param();
     if (!isQueueAction(action)) throw new ApiError(404, `no queue action "${action}"`);
@@ -135,6 +154,17 @@ export function createWebAdmin(d: AdminDeps): Hono {
     const address = await addAccount(d.db, { address: b.address, password: b.password ?? null, quotaBytes: b.quota ?? null, homeMember: b.home ?? null });
     return back(c, `${WEBADMIN_PREFIX}/accounts`, `added ${address}`);
   });
+  app.get("/accounts/:address/messages", async (c) => {
+    const address = c.req.param("address");
+    return c.html(page(`Messages of ${address}`, storedMessagesTable(await listStoredMessages(d.db, address))));
+  });
+  app.get("/messages/:id/raw", async (c) => {
+    const found = await readStoredMessage(d.db, Number(c.req.param("id")));
+    if (!found) throw new ApiError(404, `no stored message ${c.req.param("id")}`);
+    // Shown as plain text: a stored message is untrusted input and must never render as HTML.
+    return c.body(new Uint8Array(found.content), 200, { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" });
+  });
+
   app.post("/accounts/:address/remove", async (c) => {
     await removeAccount(d.db, c.req.param("address"));
     return back(c, `${WEBADMIN_PREFIX}/accounts`, `removed ${c.req.param("address")}`);
