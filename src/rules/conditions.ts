@@ -37,9 +37,9 @@ function candidates(condition: StringCondition, facts: MessageFacts): string[] {
   const h = facts.headers;
   switch (condition.field) {
     case "from":
-      return withAddresses(h.all("from"));
+      return withAddresses(facts, "from", h.all("from"));
     case "to":
-      return withAddresses([...h.all("to"), ...h.all("cc")]);
+      return withAddresses(facts, "to", [...h.all("to"), ...h.all("cc")]);
     case "subject":
       return h.all("subject");
     case "sender":
@@ -51,8 +51,21 @@ function candidates(condition: StringCondition, facts: MessageFacts): string[] {
   }
 }
 
-function withAddresses(values: string[]): string[] {
-  return [...values, ...headerAddresses(values)];
+/** Address parsing dominates evaluation: done once per message and field, however many rules ask. */
+const parsedAddresses = new WeakMap<MessageFacts, Map<string, string[]>>();
+
+function withAddresses(facts: MessageFacts, field: "from" | "to", values: string[]): string[] {
+  let perField = parsedAddresses.get(facts);
+  if (!perField) {
+    perField = new Map();
+    parsedAddresses.set(facts, perField);
+  }
+  let list = perField.get(field);
+  if (!list) {
+    list = [...values, ...headerAddresses(values)];
+    perField.set(field, list);
+  }
+  return list;
 }
 
 function tester(condition: StringCondition): (candidate: string) => boolean {

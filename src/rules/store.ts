@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { AccountError, canonicalAddress } from "../accounts/store.ts";
 import type { Executor } from "../db/db.ts";
+import { queryRows } from "../db/rows.ts";
 import { accounts, domains } from "../db/schema/index.ts";
 import { clusterRules } from "../db/schema/rules.ts";
 import { EMPTY_RULE_SET, type RuleScope, type RuleSet } from "./model.ts";
@@ -11,10 +12,24 @@ import { RuleSetError, validateRuleSet } from "./validate.ts";
  * statement, so an invalid rule set is refused and the old one stays.
  */
 
-/** A stored value is re-validated on read: a row edited by hand must not crash delivery. */
+const CACHE_LIMIT = 2000;
+const validated = new Map<string, RuleSet>();
+
+/**
+ * A stored value is re-validated on read (a row edited by hand must not crash delivery).
+ * Validation costs far more than serialising, so validated sets are remembered by their JSON
+ * text; the cached objects are shared and never mutated, which also keeps compiled regexes.
+ */
 function stored(value: unknown, scope: RuleScope): RuleSet {
   if (value === null || value === undefined) return EMPTY_RULE_SET;
-  return validateRuleSet(value, scope);
+  const parsed: unknown = typeof value === "string" ? JSON.parse(value) : value;
+  const key = `${scope}\n${JSON.stringify(parsed)}`;
+  const hit = validated.get(key);
+  if (hit) return hit;
+  const set = validateRuleSet(parsed, scope);
+  if (validated.size >= CACHE_LIMIT) validated.delete(validated.keys().next().value ?? key);
+  validated.set(key, set);
+  return set;
 }
 
 export async function getAccountRules(db: Executor, address: string): Promise<RuleSet> {
@@ -49,9 +64,12 @@ export async function setDomainRules(db: Executor, domain: string, input: unknow
 
 /** Domain rules then account rules, for delivery. A missing row contributes nothing. */
 export async function loadDeliveryRules(db: Executor, account: string, domain: string): Promise<{ domain: RuleSet; account: RuleSet }> {
-  const [d] = await db.select({ rules: domains.rules }).from(domains).where(eq(domains.name, domain.toLowerCase()));
-  const [a] = await db.select({ rules: accounts.rules }).from(accounts).where(eq(accounts.address, canonicalAddress(account)));
-  return { domain: stored(d?.rules, "domain"), account: stored(a?.rules, "account") };
+  const [row] = await queryRows(
+    db,
+    sql`SELECT (SELECT rules FROM domains WHERE name = ${domain.toLowerCase()}) AS domain_rules,
+               (SELECT rules FROM accounts WHERE address = ${canonicalAddress(account)}) AS account_rules`,
+  );
+  return { domain: stored(row?.domain_rules, "domain"), account: stored(row?.account_rules, "account") };
 }
 
 /** Submission rule scopes: "cluster" (every member) or "member:NAME" (server-wide rules of one member). */

@@ -1,0 +1,128 @@
+/**
+ * Rule engine benchmark: how much rules cost per message.
+ *   1. evaluate() alone (headers parsed once) with rule sets of 0 / 10 / 50 / 200 rules;
+ *   2. header parsing + evaluate from raw bytes (2 KiB and 100 KiB messages);
+ *   3. runAccountRules() against real PostgreSQL (loads domain + account rules, 20-rule set),
+ *      4 concurrent callers — the per-recipient cost a backend pays at delivery.
+ *
+ *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node --import tsx bench/rules/run.ts
+ *
+ * Creates and drops its own database. Prints figures.
+ */
+import { randomBytes } from "node:crypto";
+import postgres from "postgres";
+import { openPostgresJs } from "../../adapters/storage/postgres-js/index.ts";
+import { addAccount, addDomain } from "../../src/accounts/store.ts";
+import { migrate } from "../../src/db/migrate.ts";
+import { evaluate } from "../../src/rules/evaluate.ts";
+import { messageFacts } from "../../src/rules/facts.ts";
+import { runAccountRules } from "../../src/rules/index.ts";
+import type { RuleSet } from "../../src/rules/model.ts";
+import { setAccountRules, setDomainRules } from "../../src/rules/store.ts";
+import { validateRuleSet } from "../../src/rules/validate.ts";
+
+const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+function message(bodyBytes: number, i: number): Uint8Array {
+  const headers = [
+    `Received: from mx${i}.example.net by mx.example.com; Mon, 5 Jan 2026 10:00:00 +0000`,
+    `From: Sender ${i} <sender${i % 97}@example.net>`,
+    "To: Bob <bob@example.com>, team@example.com",
+    `Subject: =?UTF-8?Q?Status_report_n=C2=B0${i}?=`,
+    `Message-ID: <m${i}@example.net>`,
+    "Date: Mon, 05 Jan 2026 10:00:00 +0000",
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=utf-8",
+  ];
+  return new TextEncoder().encode(`${headers.join("\r\n")}\r\n\r\n${"x".repeat(bodyBytes)}\r\n`);
+}
+
+/** n rules mixing every operator; none matches the benchmark messages, so every condition is evaluated. */
+function ruleSet(n: number): RuleSet {
+  const rules = Array.from({ length: n }, (_, i) => {
+    switch (i % 5) {
+      case 0:
+        return { conditions: [{ field: "from", op: "is", value: `nobody${i}@example.org` }], actions: [{ type: "folder", folder: `F${i}` }] };
+      case 1:
+        return { conditions: [{ field: "subject", op: "contains", value: `never-${i}` }], actions: [{ type: "mark", flag: "seen" }] };
+      case 2:
+        return { conditions: [{ field: "to", op: "matches", value: `*@list${i}.example.org` }], actions: [{ type: "discard" }] };
+      case 3:
+        return { conditions: [{ field: "header", name: "X-Tag", op: "regex", value: `^tag-${i}\\b` }], actions: [{ type: "folder", folder: "T" }] };
+      default:
+        return { match: "all", conditions: [{ field: "size", op: "over", value: 50_000_000 }, { field: "authenticated", value: true }], actions: [{ type: "stop" }] };
+    }
+  });
+  return validateRuleSet({ rules }, "account");
+}
+
+function rate(count: number, ms: number): string {
+  return `${Math.round((count / ms) * 1000).toLocaleString("en-US")}/s`;
+}
+
+console.log("rule engine benchmark");
+console.log("---------------------");
+
+const facts = messageFacts({ content: message(2048, 1), sender: "sender1@example.net", recipients: ["bob@example.com"], authenticated: false });
+for (const n of [0, 10, 50, 200]) {
+  const set = ruleSet(n);
+  const N = Math.max(2000, Math.round(200_000 / Math.max(n, 1)));
+  evaluate(set, facts);
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) evaluate(set, facts);
+  const ms = performance.now() - t0;
+  console.log(`evaluate, ${String(n).padStart(3)} rules (headers pre-parsed): ${rate(N, ms).padStart(12)}  (${((ms * 1000) / N).toFixed(2)} µs/message)`);
+}
+
+const v0 = performance.now();
+for (let i = 0; i < 1000; i++) ruleSet(50);
+console.log(`validateRuleSet, 50 rules: ${((performance.now() - v0) / 1000).toFixed(3)} ms each`);
+
+for (const size of [2048, 100 * 1024]) {
+  const msgs = Array.from({ length: 200 }, (_, i) => message(size, i));
+  const set = ruleSet(20);
+  const N = 50_000;
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    const content = msgs[i % msgs.length]!;
+    evaluate(set, messageFacts({ content, sender: "s@example.net", recipients: ["bob@example.com"], authenticated: false }));
+  }
+  const ms = performance.now() - t0;
+  console.log(`parse headers + evaluate 20 rules, ${size / 1024} KiB messages: ${rate(N, ms)}`);
+}
+
+const name = `mc_bench_${randomBytes(4).toString("hex")}`;
+const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+await admin.unsafe(`CREATE DATABASE ${name}`);
+const u = new URL(adminUrl);
+u.pathname = `/${name}`;
+const storage = openPostgresJs(u.toString(), { max: 8 });
+try {
+  await migrate(storage.db);
+  await addDomain(storage.db, "example.com");
+  const accounts = Array.from({ length: 50 }, (_, i) => `user${i}@example.com`);
+  for (const a of accounts) {
+    await addAccount(storage.db, { address: a });
+    await setAccountRules(storage.db, a, ruleSet(20));
+  }
+  await setDomainRules(storage.db, "example.com", ruleSet(5));
+  const content = message(2048, 7);
+  const N = 4000;
+  let next = 0;
+  const now = new Date();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < N) {
+        const i = next++;
+        await runAccountRules(storage.db, { account: accounts[i % accounts.length]!, content, envelope: { sender: "s@example.net" }, authenticated: false, now });
+      }
+    }),
+  );
+  const ms = performance.now() - t0;
+  console.log(`runAccountRules (PostgreSQL, domain 5 + account 20 rules, 4 concurrent): ${rate(N, ms)}  (${(ms / N).toFixed(3)} ms/recipient wall)`);
+} finally {
+  await storage.close();
+  await admin.unsafe(`DROP DATABASE ${name} WITH (FORCE)`);
+  await admin.end();
+}
