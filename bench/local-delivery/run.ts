@@ -1,0 +1,147 @@
+/**
+ * Local delivery benchmark on real PostgreSQL: messages/s from queued to stored with 1 and 2
+ * backends (full path: claim → route → delivery channel (HTTP to the other backend, direct
+ * call to itself) → lease → rules → store → record), and the p50/p99 latency from submit to
+ * stored at a steady submission rate (half the measured throughput).
+ *
+ *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node --import tsx bench/local-delivery/run.ts
+ *
+ * BENCH_MESSAGES (default 2000) pre-queued for the throughput run, BENCH_LATENCY_MESSAGES
+ * (default 500) for the latency run, BENCH_ACCOUNTS (default 50). Creates and drops its own
+ * database per run. Prints a table.
+ */
+import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
+import postgres from "postgres";
+import { detectRuntime } from "../../adapters/runtime/index.ts";
+import { openPostgresJs } from "../../adapters/storage/postgres-js/index.ts";
+import { addAccount, addDomain } from "../../src/accounts/store.ts";
+import { createBackendComponent } from "../../src/backend/component.ts";
+import { setSetting } from "../../src/cluster/settings.ts";
+import { loadConfig } from "../../src/config.ts";
+import { migrate } from "../../src/db/migrate.ts";
+import { num, queryRows } from "../../src/db/rows.ts";
+import type { Storage } from "../../src/db/storage.ts";
+import { Member } from "../../src/member.ts";
+import { submitMessage } from "../../src/queue/submit.ts";
+import { silentLogger } from "../../src/util/logger.ts";
+
+const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
+const LATENCY_MESSAGES = Number(process.env.BENCH_LATENCY_MESSAGES ?? 500);
+const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 50);
+const body = new TextEncoder().encode(
+  ["From: Bench <bench@remote.test>", "To: someone@bench.test", "Subject: benchmark", "", "x".repeat(2000), ""].join("\r\n"),
+);
+
+const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+const runtime = await detectRuntime();
+
+async function withDatabase<T>(task: (url: string, main: Storage) => Promise<T>): Promise<T> {
+  const name = `mc_bench_local_${randomBytes(4).toString("hex")}`;
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  const main = openPostgresJs(u.toString(), { max: 10 });
+  try {
+    await migrate(main.db);
+    return await task(u.toString(), main);
+  } finally {
+    await main.close();
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+}
+
+async function submitMany(main: Storage, accounts: string[], n: number, concurrency = 10): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        await submitMessage(main.db, {
+          envelope: { sender: "bench@remote.test", recipients: [{ address: accounts[i % accounts.length] }] },
+          content: body,
+          submittedBy: "bench",
+          processor: null,
+          now: new Date(),
+        });
+      }
+    }),
+  );
+}
+
+const stored = async (main: Storage) => num((await queryRows(main.db, sql`SELECT count(*)::int AS n FROM mailbox_messages`))[0].n);
+
+async function waitStored(main: Storage, n: number, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await stored(main)) < n) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${await stored(main)} of ${n} stored`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Result {
+  backends: number;
+  throughput: number;
+  drainSeconds: number;
+  rate: number;
+  p50: number;
+  p99: number;
+}
+
+async function run(backends: number): Promise<Result> {
+  return withDatabase(async (url, main) => {
+    await addDomain(main.db, "bench.test");
+    const accounts: string[] = [];
+    for (let i = 0; i < ACCOUNTS; i++) accounts.push(await addAccount(main.db, { address: `user${i}@bench.test` }));
+    await setSetting(main.db, "queue_poll_interval_ms", 200);
+    await setSetting(main.db, "retry_initial_seconds", 1);
+
+    // Throughput: the queue is full before the backends start.
+    await submitMany(main, accounts, MESSAGES);
+    const members: Member[] = [];
+    const t0 = performance.now();
+    for (let b = 0; b < backends; b++) {
+      const config = loadConfig({}, { name: `bench-backend-${b}`, httpPort: 0, role: "backend", submit: "locally-for-others" });
+      members.push(await Member.start({ config, storage: openPostgresJs(url, { max: 8 }), runtime, logger: silentLogger, components: [createBackendComponent()] }));
+    }
+    await waitStored(main, MESSAGES);
+    const drainSeconds = (performance.now() - t0) / 1000;
+    const throughput = MESSAGES / drainSeconds;
+
+    // Latency: steady submissions at half that rate, submit → stored per message.
+    const rate = Math.max(1, throughput / 2);
+    const start = performance.now();
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < LATENCY_MESSAGES; i++) {
+      const due = start + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      pending.push(submitMany(main, [accounts[i % accounts.length]], 1, 1));
+    }
+    await Promise.all(pending);
+    await waitStored(main, MESSAGES + LATENCY_MESSAGES);
+    const rows = await queryRows(
+      main.db,
+      sql`SELECT extract(epoch FROM (mm.internal_date - m.created_at)) * 1000 AS ms
+          FROM mailbox_messages mm JOIN messages m ON m.id = mm.queue_message_id
+          WHERE m.id > ${MESSAGES} ORDER BY ms`,
+    );
+    const ms = rows.map((r) => num(r.ms)).sort((a, b) => a - b);
+    const pct = (p: number) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))];
+    for (const m of members) await m.stop();
+    return { backends, throughput, drainSeconds, rate, p50: pct(50), p99: pct(99) };
+  });
+}
+
+const results: Result[] = [];
+for (const b of (process.env.BENCH_BACKENDS ?? "1,2").split(",").map(Number)) results.push(await run(b));
+await admin.end();
+
+console.log(`local delivery: ${MESSAGES} pre-queued messages (1 recipient, ${body.byteLength} bytes) over ${ACCOUNTS} accounts; latency at half the throughput, ${LATENCY_MESSAGES} messages`);
+console.log("backends | queued→stored msg/s | drain s | latency run msg/s | p50 ms | p99 ms");
+for (const r of results) {
+  console.log(
+    `${String(r.backends).padStart(8)} | ${r.throughput.toFixed(1).padStart(19)} | ${r.drainSeconds.toFixed(1).padStart(7)} | ${r.rate.toFixed(1).padStart(17)} | ${r.p50.toFixed(0).padStart(6)} | ${r.p99.toFixed(0).padStart(6)}`,
+  );
+}
