@@ -8,6 +8,7 @@ import { registerMemberMode } from "./cli/commands/member-mode.ts";
 import { registerMembers } from "./cli/commands/members.ts";
 import { registerMigrate } from "./cli/commands/migrate.ts";
 import { registerQueue } from "./cli/commands/queue.ts";
+import { registerRoute } from "./cli/commands/route.ts";
 import { registerRules } from "./cli/commands/rules.ts";
 import { registerSettings } from "./cli/commands/settings.ts";
 import { registerStart } from "./cli/commands/start.ts";
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerAccount(program);
   registerAlias(program);
   registerQueue(program);
+  registerRoute(program);
   registerAdminToken(program);
   // After account and domain: rules hang "account rules" and "domain rules" under them.
   registerRules(program);

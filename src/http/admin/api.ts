@@ -11,6 +11,7 @@ import { messageRoutes } from "./routes/messages.ts";
 import { queueRoutes } from "./routes/queue.ts";
 import { settingRoutes } from "./routes/settings.ts";
 import { ruleRoutes } from "../rules/routes.ts";
+import { routesApi } from "../routes-api.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -30,6 +31,7 @@ export function createAdminApi(d: AdminDeps): Hono {
   api.route("/queue", queueRoutes(d));
   api.route("/members", memberRoutes(d));
   api.route("/settings", settingRoutes(d));
+  api.route("/routes", routesApi(d.db));
   api.route("/", ruleRoutes(d));
   return api;
 }
