@@ -1,12 +1,11 @@
 import { sql } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
 import { queryRows, numOrNull, str, strOrNull } from "../db/rows.ts";
-import { domainOf } from "../domain/address.ts";
 import { coerceError } from "../util/errors.ts";
 import { type AccountRuleRunner, defaultAccountRuleRunner, planActions, type RulePlan, validFolderName } from "./account-rules.ts";
 import type { AccountOwnership } from "./account-owner.ts";
 import type { ChannelAnswer, ChannelEnvelope, ChannelRecipient } from "./channel-protocol.ts";
-import { alreadyRedirectedBy, autoReplyRefusal, claimAutoReply, submitAutoReply, submitResend } from "./generated-mail.ts";
+import { alreadyRedirectedBy, submitForward, submitRedirect, submitVacation } from "./generated-mail.ts";
 import { header, type Headers, parseHeaders } from "./headers.ts";
 import { storeMessage } from "./mailbox-store.ts";
 
@@ -163,25 +162,20 @@ export class BackendDelivery {
     };
     if (plan.redirect.length > 0) {
       await guard("redirect", async () => {
-        await submitResend(ctx, { account, to: plan.redirect, sender: env.sender, content, headers });
+        await submitRedirect(ctx, { account, to: plan.redirect, sender: env.sender, content, headers });
         done.push(`redirected to ${plan.redirect.join(", ")}`);
       }, !kept);
     }
     if (plan.forward.length > 0) {
       await guard("forward", async () => {
-        await submitResend(ctx, { account, to: plan.forward, sender: account, content, headers });
+        await submitForward(ctx, { account, to: plan.forward, content, headers });
         done.push(`forwarded to ${plan.forward.join(", ")}`);
       }, false);
     }
     if (plan.autoReply) {
       const reply = plan.autoReply;
       await guard("auto-reply", async () => {
-        const refusal = autoReplyRefusal(env.sender, headers);
-        if (refusal) return;
-        if (domainOf(env.sender) === "") return;
-        if (!(await claimAutoReply(ctx, account, env.sender, reply.days))) return;
-        await submitAutoReply(ctx, { account, to: env.sender, subject: reply.subject, text: reply.text, headers });
-        done.push("auto-replied");
+        if (await submitVacation(ctx, { account, sender: env.sender, headers, text: reply.text, subject: reply.subject, days: reply.days })) done.push("auto-replied");
       }, false);
     }
     return done.join("; ");
