@@ -79,6 +79,8 @@ export const DEFAULT_SETTINGS = {
   smtp_auth_lockout_seconds: 300,
   /** AUTH over cleartext (tests, dev only). */
   allow_insecure_auth: false as boolean,
+  /** How long a frontend reuses an RCPT lookup (account/alias/unknown/remote); 0 = always ask the database. */
+  smtp_recipient_cache_seconds: 5,
 } as const;
 
 export type SettingKey = keyof typeof DEFAULT_SETTINGS;

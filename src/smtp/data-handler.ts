@@ -28,7 +28,7 @@ export function onData(deps: FrontendDeps) {
           done(smtpError(552, "5.3.4", `message exceeds fixed maximum message size of ${max} bytes`));
           return;
         }
-        const reply = await accept(deps, session, read.content);
+        const reply = await accept(deps, session, read.chunks, read.bytes);
         done(null, reply);
       })
       .catch((err: unknown) => {
@@ -53,9 +53,11 @@ function count(deps: FrontendDeps, result: string): void {
   deps.ctx.metrics.inc("mailcluster_smtp_messages_total", "Messages at DATA by result", { result });
 }
 
-async function accept(deps: FrontendDeps, session: SMTPServerSession, body: Buffer): Promise<string> {
+const HEADER_PREFIX_BYTES = 256 * 1024;
+
+async function accept(deps: FrontendDeps, session: SMTPServerSession, chunks: Buffer[], bytes: number): Promise<string> {
   const { ctx } = deps;
-  if (body.includes(0)) {
+  if (chunks.some((c) => c.includes(0))) {
     count(deps, "rejected");
     throw smtpError(554, "5.6.0", "message contains NUL bytes");
   }
@@ -70,7 +72,7 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, body: Buff
     tls: session.secure,
     protocol: session.transmissionType,
   };
-  const verdict = await deps.rules.evaluate({ envelope, headers: parseHeaders(body), client, sizeBytes: body.byteLength });
+  const verdict = await deps.rules.evaluate({ envelope, headers: parseHeaders(prefix(chunks, HEADER_PREFIX_BYTES)), client, sizeBytes: bytes });
   ctx.metrics.inc("mailcluster_rule_invocations_total", "Server-/cluster-wide rule invocations at submission", { stage: "smtp" });
   if (verdict.kind === "reject") {
     count(deps, "rejected");
@@ -96,7 +98,10 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, body: Buff
     date: now,
   });
   const extra = (verdict.addHeaders ?? []).map((h) => h.replace(/[\r\n]+/g, " ") + "\r\n").join("");
-  const content = Buffer.concat([Buffer.from(trace + extra, "utf8"), body]);
+  // One copy of the message: trace header and chunks concatenated once (a 25 MiB message must not exist three times).
+  const head = Buffer.from(trace + extra, "utf8");
+  const content = Buffer.concat([head, ...chunks], head.byteLength + bytes);
+  chunks.length = 0;
   const result = await deps.submit(ctx.db, {
     envelope: verdict.recipients ? { ...envelope, recipients: verdict.recipients } : envelope,
     content,
@@ -112,6 +117,17 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, body: Buff
     "message accepted",
   );
   return `2.0.0 Ok: queued as ${result.messageId}`;
+}
+
+function prefix(chunks: Buffer[], max: number): Buffer {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for (const c of chunks) {
+    if (n >= max) break;
+    parts.push(c);
+    n += c.byteLength;
+  }
+  return Buffer.concat(parts);
 }
 
 function envelopeOf(session: SMTPServerSession): Envelope {

@@ -1,5 +1,4 @@
 import type { SMTPServerAddress, SMTPServerSession } from "smtp-server";
-import { resolveRecipient } from "../accounts/lookup.ts";
 import { coerceError } from "../util/errors.ts";
 import { checkAddress, checkParams, isAddressError } from "./address-check.ts";
 import { sessionUser, type FrontendDeps } from "./deps.ts";
@@ -46,7 +45,7 @@ async function checkRecipient(deps: FrontendDeps, address: SMTPServerAddress, se
   const checked = checkAddress(address.address, "recipient", session.envelope.smtpUtf8 === true);
   if (isAddressError(checked)) return checked;
   if (!checked.ipLiteral) {
-    const found = await resolveRecipient(deps.ctx.db, checked.address);
+    const found = await deps.recipients.resolve(checked.address);
     switch (found.kind) {
       case "account":
         return found.enabled ? null : smtpError(550, "5.2.1", `mailbox <${checked.address}> is disabled`);

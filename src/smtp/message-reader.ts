@@ -1,6 +1,7 @@
 import type { SMTPServerDataStream } from "smtp-server";
 
-export type ReadResult = { kind: "complete"; content: Buffer } | { kind: "too-big"; bytes: number };
+/** The message as received, in chunks: the caller concatenates once, with the Received: header in front. */
+export type ReadResult = { kind: "complete"; chunks: Buffer[]; bytes: number } | { kind: "too-big"; bytes: number };
 
 /**
  * Reads the DATA stream, keeping at most maxBytes in memory: past the limit the rest is drained
@@ -20,7 +21,7 @@ export function readMessage(stream: SMTPServerDataStream, maxBytes: number): Pro
     stream.once("end", () => {
       ended = true;
       if (bytes > maxBytes || stream.sizeExceeded) resolve({ kind: "too-big", bytes });
-      else resolve({ kind: "complete", content: Buffer.concat(chunks, bytes) });
+      else resolve({ kind: "complete", chunks, bytes });
     });
     stream.once("error", (err: Error) => reject(err));
     stream.once("close", () => {

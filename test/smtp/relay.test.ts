@@ -54,6 +54,16 @@ describe("local recipients", () => {
   });
 });
 
+describe("the recipient cache", () => {
+  it("a new account is refused until smtp_recipient_cache_seconds have passed, then accepted", async () => {
+    expect((await rcpts(["<carol@local.test>"]))[0]).toMatch(/^550 5\.1\.1 /);
+    await addAccount(tdb.storage.db, { address: "carol@local.test" });
+    expect((await rcpts(["<carol@local.test>"]))[0]).toMatch(/^550 5\.1\.1 /);
+    h.clock.advance(h.settings.smtp_recipient_cache_seconds * 1000 + 1);
+    expect((await rcpts(["<carol@local.test>"]))[0]).toMatch(/^250 /);
+  });
+});
+
 describe("no open relay", () => {
   it("denies remote recipients to an unauthenticated, untrusted client with 554 5.7.1", async () => {
     const r = await rcpts(["<user@elsewhere.test>", "<user@ElseWhere.TEST>"]);
