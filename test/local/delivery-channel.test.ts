@@ -158,6 +158,22 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
     expect(await stored()).toBe(0);
   });
 
+  it("over quota answers 5.2.2 when the cluster says quota is permanent", async () => {
+    const strict = await startBackend(tdb.storage, "b-strict", clock, { settings: { quota_temporary: false } });
+    try {
+      // An account nobody holds yet (b1 has the others open).
+      const [fresh] = await createAccounts(tdb.storage, 1, null, "quota");
+      await tdb.storage.db.execute(sql`UPDATE accounts SET quota_bytes = 10 WHERE address = ${fresh}`);
+      const content = rawMessage("too much");
+      const answers = await strict.component.delivery?.deliver(envelope(fresh, content), content);
+      expect(answers?.[0]).toMatchObject({ status: "permanent", code: 552, enhanced: "5.2.2" });
+      expect(answers?.[0].text).toContain("over quota");
+      expect(await stored()).toBe(0);
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it("an account leased by another member is answered with its owner", async () => {
     const content = rawMessage("elsewhere");
     await acquireAccountLease(tdb.storage.db, { account: accounts[2], member: "b2", now: clock.now(), leaseMs: 60_000 });
