@@ -7,12 +7,14 @@ import type { MessageHeaders } from "./headers.ts";
  */
 export const LOOP_HEADER = "X-Mailcluster-Loop";
 
+/** The backend's own resend path (src/backend/generated-mail.ts) marks mail with this one; honour both. */
+export const BACKEND_LOOP_HEADER = "X-Mailcluster-Redirected-By";
+
 /** More generations than this and the message is treated as looping whoever generated it. */
 export const MAX_LOOP_HOPS = 20;
 
 export function loopAccounts(headers: MessageHeaders): string[] {
-  return headers
-    .all(LOOP_HEADER)
+  return [...headers.all(LOOP_HEADER), ...headers.all(BACKEND_LOOP_HEADER)]
     .flatMap((v) => v.split(","))
     .map((v) => v.trim().toLowerCase())
     .filter((v) => v !== "");

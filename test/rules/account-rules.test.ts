@@ -111,6 +111,9 @@ describe("runAccountRules (real PostgreSQL)", () => {
     expect(again.outgoing).toEqual([]);
     expect(again.folders).toEqual(["INBOX"]);
     expect(again.skipped[0]).toContain(`already redirected by ${a}`);
+    // The backend's own resend marker counts too.
+    const marked = await deliver(a, { ...baseHeaders, "X-Mailcluster-Redirected-By": a });
+    expect(marked.outgoing).toEqual([]);
     // Someone else's redirect is no loop for this account.
     const other = await deliver(a, { ...baseHeaders, "X-Mailcluster-Loop": "someone@example.org" });
     expect(other.outgoing).toHaveLength(1);
