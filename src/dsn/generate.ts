@@ -54,33 +54,46 @@ export async function runFailureDsnPass(ctx: AppContext, o: { messageIds?: numbe
   const summary: DsnPassSummary = { checked: 0, sent: 0, dropped: 0 };
   const limit = o.limit ?? 200;
   const processor = await chooseProcessor(ctx);
-  while (summary.checked < limit) {
-    const more = await ctx.db.transaction(async (tx) => {
-      const only = o.messageIds ? sql`AND id = ANY(${pgArray(o.messageIds)}::bigint[])` : sql``;
-      const rows = await queryRows(
-        tx,
-        sql`SELECT id, sender, kind, dsn_envid, dsn_ret, created_at, size_bytes FROM messages
-            WHERE done_at IS NOT NULL AND dsn_checked_at IS NULL ${only}
-            ORDER BY done_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
-      );
-      if (rows.length === 0) return false;
-      const r = rows[0];
-      const message: MessageRow = {
-        id: num(r.id),
-        sender: str(r.sender),
-        kind: str(r.kind),
-        envid: strOrNull(r.dsn_envid),
-        ret: strOrNull(r.dsn_ret),
-        createdAt: date(r.created_at),
-        sizeBytes: num(r.size_bytes),
-      };
-      const outcome = await reportOn(ctx, tx, message, processor);
-      if (outcome === "sent") summary.sent += 1;
-      if (outcome === "dropped") summary.dropped += 1;
-      await tx.execute(sql`UPDATE messages SET dsn_checked_at = ${ts(ctx.clock.now())} WHERE id = ${message.id}`);
-      summary.checked += 1;
-      return true;
-    });
+  // A message whose report fails (bad data, a bug) is left for the next pass and skipped in this
+  // one, so it cannot hold up the DSNs of every message after it.
+  const failing: number[] = [];
+  while (summary.checked + failing.length < limit) {
+    let current: number | null = null;
+    const more = await ctx.db
+      .transaction(async (tx) => {
+        const only = o.messageIds ? sql`AND id = ANY(${pgArray(o.messageIds)}::bigint[])` : sql``;
+        const skip = failing.length > 0 ? sql`AND id <> ALL(${pgArray(failing)}::bigint[])` : sql``;
+        const rows = await queryRows(
+          tx,
+          sql`SELECT id, sender, kind, dsn_envid, dsn_ret, created_at, size_bytes FROM messages
+              WHERE done_at IS NOT NULL AND dsn_checked_at IS NULL ${only} ${skip}
+              ORDER BY done_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        );
+        if (rows.length === 0) return false;
+        const r = rows[0];
+        current = num(r.id);
+        const message: MessageRow = {
+          id: num(r.id),
+          sender: str(r.sender),
+          kind: str(r.kind),
+          envid: strOrNull(r.dsn_envid),
+          ret: strOrNull(r.dsn_ret),
+          createdAt: date(r.created_at),
+          sizeBytes: num(r.size_bytes),
+        };
+        const outcome = await reportOn(ctx, tx, message, processor);
+        if (outcome === "sent") summary.sent += 1;
+        if (outcome === "dropped") summary.dropped += 1;
+        await tx.execute(sql`UPDATE messages SET dsn_checked_at = ${ts(ctx.clock.now())} WHERE id = ${message.id}`);
+        summary.checked += 1;
+        return true;
+      })
+      .catch((err: unknown) => {
+        if (current === null) throw err;
+        ctx.logger.error({ err: coerceError(err).message, messageId: current }, "DSN generation failed; retried on the next pass");
+        failing.push(current);
+        return true;
+      });
     if (!more) break;
   }
   return summary;

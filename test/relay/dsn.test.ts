@@ -233,6 +233,18 @@ describe("DSN generation from the queue", () => {
     expect(d.recipients[0]["Remote-MTA"]).toBeUndefined();
   });
 
+  it("a message whose DSN cannot be made does not hold up the others", async () => {
+    const { ctx, transport } = setup();
+    // A sender without a domain: the DSN's submit refuses it, inside the pass's transaction.
+    const bad = await submit([{ address: "gone1@dest.test" }], { sender: "no-domain" });
+    await submit([{ address: "gone2@dest.test" }]);
+    await queuePass(ctx, transport);
+    expect(await runFailureDsnPass(ctx)).toEqual({ checked: 1, sent: 1, dropped: 0 });
+    expect((await dsns()).map((x) => x.rcpts)).toEqual(["alice@origin.test"]);
+    const [row] = await queryRows(tdb.storage.db, sql`SELECT dsn_checked_at FROM messages WHERE id = ${bad.messageId}`);
+    expect(row.dsn_checked_at).toBeNull();
+  });
+
   it("concurrent passes on two pools still produce exactly one DSN", async () => {
     const { ctx, transport } = setup();
     for (let i = 0; i < 10; i++) await submit([{ address: `gone${i}@dest.test` }]);
