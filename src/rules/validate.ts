@@ -1,6 +1,7 @@
 import type { core } from "zod";
 import { AccountError, validateAddress } from "../accounts/store.ts";
 import { globToRegExp } from "./glob.ts";
+import { hasNestedQuantifier } from "./regex-safety.ts";
 import { ACTIONS_BY_SCOPE, type Condition, LIMITS, type RuleScope, type RuleSet, ruleSetSchema } from "./model.ts";
 
 /** An invalid rule set: `path` points at the first offending value, e.g. rules[2].actions[0].folder. */
@@ -74,6 +75,9 @@ function checkCondition(condition: Condition, at: string): void {
   if (condition.op === "regex") {
     if (condition.value.length > LIMITS.patternLength) {
       throw new RuleSetError(`${at}.value`, `regex must be at most ${LIMITS.patternLength} characters`);
+    }
+    if (hasNestedQuantifier(condition.value)) {
+      throw new RuleSetError(`${at}.value`, "regex has a quantified group containing * + or {n,} (catastrophic backtracking); simplify it");
     }
     try {
       compileRegex(condition.value, condition.case_sensitive ?? false);
