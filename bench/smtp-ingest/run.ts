@@ -35,7 +35,9 @@ await addAccount(storage.db, { address: "alice@bench.test" });
 await setSetting(storage.db, "smtp_max_connections_per_ip", 1000);
 
 // The frontend process and its stdin/stdout control channel.
-const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./frontend-process.ts", import.meta.url))], {
+// BENCH_CHILD_ARGS="--cpu-prof" profiles the frontend.
+const childArgs = (process.env.BENCH_CHILD_ARGS ?? "").split(" ").filter(Boolean);
+const child = spawn(process.execPath, [...childArgs, "--import", "tsx", fileURLToPath(new URL("./frontend-process.ts", import.meta.url))], {
   env: { ...process.env, DATABASE_URL: url },
   stdio: ["pipe", "pipe", "inherit"],
 });
@@ -90,7 +92,7 @@ try {
     for (const x of idle) x.quit();
     console.log(`memory: 100 idle sessions + one ${(big.byteLength / 1048576).toFixed(1)} MiB message: ${ok ? "accepted" : "REFUSED"} in ${ms.toFixed(0)} ms, frontend RSS with the idle sessions ${(idleRss / 1048576).toFixed(0)} MB, peak ${(peak / 1048576).toFixed(0)} MB`);
   };
-  await memory();
+  if (process.env.BENCH_ONLY !== "20") await memory();
 
   const rows: Row[] = [];
   const run = async (sessions: number, size: number, reuse: boolean, greetingMs: number) => {
@@ -139,15 +141,16 @@ try {
     console.log(JSON.stringify(row));
   };
 
-  // BENCH_ONLY=memory skips the throughput runs.
-  for (const size of process.env.BENCH_ONLY === "memory" ? [] : [2048, 100 * 1024]) {
+  // BENCH_ONLY=memory skips the throughput runs; BENCH_ONLY=20 runs only 20 reusing sessions × 2 KiB.
+  if (process.env.BENCH_ONLY === "20") await run(20, 2048, true, 0);
+  for (const size of process.env.BENCH_ONLY ? [] : [2048, 100 * 1024]) {
     for (const sessions of [1, 20, 100]) {
       await run(sessions, size, true, 0);
       await run(sessions, size, false, 0);
     }
   }
   // What the early-talker pause costs a client that opens one connection per message.
-  if (process.env.BENCH_ONLY !== "memory") {
+  if (!process.env.BENCH_ONLY) {
     await run(20, 2048, false, 100);
     await run(1, 2048, false, 100);
     console.table(rows);

@@ -199,6 +199,31 @@ describe("limits", () => {
     }
   });
 
+  it("connections beyond smtp_max_connections → 421 4.7.0", async () => {
+    h.settings.smtp_max_connections = 1;
+    const a = await opened(h.port);
+    try {
+      const b = await RawClient.connect(h.port);
+      expect((await b.reply()).lines[0]).toMatch(/^421 4\.7\.0 Too many connected clients/);
+      expect(await b.closedByServer()).toBe(true);
+    } finally {
+      h.settings.smtp_max_connections = 1000;
+      a.end();
+    }
+  });
+
+  it("BODY=8BITMIME is accepted, an unknown BODY type → 501", async () => {
+    const c = await opened(h.port);
+    expect((await c.cmd("MAIL FROM:<s@elsewhere.test> BODY=BINARYMIME")).code).toBe(501);
+    expect((await c.cmd("MAIL FROM:<s@elsewhere.test> BODY=8BITMIME")).code).toBe(250);
+    expect((await c.cmd("RCPT TO:<alice@local.test>")).code).toBe(250);
+    expect((await c.cmd("DATA")).code).toBe(354);
+    c.write(Buffer.from("Subject: 8\r\n\r\n\xe9t\xe9\r\n.\r\n", "latin1"));
+    expect((await c.reply()).code).toBe(250);
+    await c.cmd("QUIT");
+    expect(await queueCounts(tdb.storage)).toEqual({ messages: 1, recipients: 1, bodies: 1 });
+  });
+
   it("early talkers (before the greeting delay) → 421", async () => {
     h.settings.smtp_greeting_delay_ms = 300;
     try {
