@@ -111,6 +111,9 @@ describe("runAccountRules (real PostgreSQL)", () => {
     expect(again.outgoing).toEqual([]);
     expect(again.folders).toEqual(["INBOX"]);
     expect(again.skipped[0]).toContain(`already redirected by ${a}`);
+    // Twenty generations through other accounts count as a loop whoever they were.
+    const chain = Array.from({ length: 20 }, (_, i) => `hop${i}@example.org`).join(", ");
+    expect((await deliver(a, { ...baseHeaders, "X-Mailcluster-Loop": chain })).outgoing).toEqual([]);
     // The backend's own resend marker counts too.
     const marked = await deliver(a, { ...baseHeaders, "X-Mailcluster-Redirected-By": a });
     expect(marked.outgoing).toEqual([]);

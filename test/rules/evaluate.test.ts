@@ -187,6 +187,12 @@ describe("MessageHeaders", () => {
     expect(crlf.all("Subject")).toEqual(["two"]);
   });
 
+  it("decodes encoded words in other charsets and keeps broken ones as written", () => {
+    const h = MessageHeaders.parse(rawMessage({ Subject: "=?ISO-8859-1?Q?Caf=E9?= au lait", "X-Broken": "=?nonsense?X?abc?=" }));
+    expect(h.first("subject")).toBe("Café au lait");
+    expect(h.first("x-broken")).toContain("abc");
+  });
+
   it("a message without a body or with garbage lines still parses", () => {
     const h = MessageHeaders.parse(new TextEncoder().encode("garbage line\r\nSubject: s\r\n"));
     expect(h.all("subject")).toEqual(["s"]);
