@@ -57,6 +57,7 @@ export class BackendComponent implements Component {
     if (!delivery || !ctx) return Promise.resolve();
     this.maintaining ??= delivery.ownership
       .maintain()
+      .then(() => ctx.metrics.set("mailcluster_accounts_open", "Accounts this backend holds open (dynamic leases)", {}, delivery.ownership.heldCount))
       .catch((err) => ctx.logger.warn({ err: coerceError(err).message }, "account lease maintenance failed"))
       .finally(() => (this.maintaining = null));
     return this.maintaining;
