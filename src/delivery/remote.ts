@@ -33,6 +33,7 @@ export function relayFor(ctx: AppContext, resolver: DnsResolver = settingsResolv
       random: ctx.random,
       clock: ctx.clock,
       logger: ctx.logger,
+      metrics: ctx.metrics,
       settings: () => ctx.settings(),
       ehloName: ctx.config.hostname,
       memberName: ctx.config.memberName,

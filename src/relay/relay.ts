@@ -3,6 +3,7 @@ import type { Db } from "../db/db.ts";
 import type { Settings } from "../cluster/settings.ts";
 import type { ClaimedRecipient } from "../queue/claimed.ts";
 import type { RecipientOutcome } from "../queue/worker.ts";
+import type { Metrics } from "../metrics/registry.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
 import { ConnectionPool, type Lease } from "./connection-pool.ts";
@@ -24,6 +25,8 @@ export interface RelayOptions {
   ehloName: string;
   memberName: string;
   isFrontend: boolean;
+  /** Connection and transaction counters (Prometheus), when given. */
+  metrics?: Metrics;
   /** Port of MX hosts: 25; tests map each MX host name to a sink's port. */
   mxPort?: number | ((host: string) => number);
 }
@@ -136,8 +139,14 @@ export class Relay {
       try {
         lease = await this.pool.acquire(spec);
       } catch (err) {
+        this.o.metrics?.inc("mailcluster_relay_connections_total", "Relay SMTP connections opened, by result", { result: "failed" });
         return { replies: new Map(), trouble: troubleReply(coerceError(err)), reusable: false, stale: false };
       }
+      this.o.metrics?.inc(
+        lease.reused ? "mailcluster_relay_connection_reuses_total" : "mailcluster_relay_connections_total",
+        lease.reused ? "Relay transactions on a kept connection" : "Relay SMTP connections opened, by result",
+        lease.reused ? {} : { result: "opened" },
+      );
       const result = await runTransaction(lease.conn, {
         sender: message.sender,
         recipients: recipients.map((r) => ({ address: r.address, dsn: { notify: r.dsnNotify, orcpt: r.dsnOrcpt } })),
@@ -146,6 +155,7 @@ export class Relay {
         envid: message.envid,
       });
       lease.release(result.reusable);
+      this.o.metrics?.inc("mailcluster_relay_transactions_total", "Relay SMTP transactions, by how they ended", { result: result.trouble ? "trouble" : "answered" });
       if (!(result.stale && lease.reused)) return result;
     }
     return { replies: new Map(), trouble: localReply(451, "4.4.2", "connection lost"), reusable: false, stale: true };

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detectRuntime } from "../../adapters/runtime/index.ts";
+import { setSetting } from "../../src/cluster/settings.ts";
 import { loadConfig } from "../../src/config.ts";
 import { num, queryRows } from "../../src/db/rows.ts";
 import { Member } from "../../src/member.ts";
@@ -28,6 +29,8 @@ describe("a member relays remote mail and bounces failures", () => {
 
   it("delivers the good recipient, and the DSN for the bad one goes out with the null sender", async () => {
     await setRoute(tdb.storage.db, { domain: "*", hosts: `127.0.0.1:${sink.port}` });
+    // Long enough that the kept connection is still there for the DSN on a loaded machine.
+    await setSetting(tdb.storage.db, "relay_idle_ms", 60_000);
     const config = { ...loadConfig({ MEMBER_NAME: "relay-member", MAILCLUSTER_ROLE: "backend", SUBMIT_MODE: "locally", MAILCLUSTER_HOSTNAME: "mta.member.test" }), smtpPort: 0, httpPort: 0 };
     const member = await Member.start({ config, storage: tdb.storage, runtime: await detectRuntime(), logger: silentLogger, components: [] });
     try {
@@ -48,6 +51,11 @@ describe("a member relays remote mail and bounces failures", () => {
       expect(d.recipients.map((r) => [r["Final-Recipient"], r.Action, r.Status])).toEqual([["rfc822; gone@far.test", "failed", "5.1.1"]]);
       const [row] = await queryRows(tdb.storage.db, sql`SELECT count(*)::int AS n FROM messages WHERE kind = 'dsn'`);
       expect(num(row.n)).toBe(1);
+      // The original and the DSN went over one kept connection; no trouble on the way.
+      const m = member.ctx.metrics;
+      expect(m.value("mailcluster_relay_connections_total", { result: "opened" })).toBe(1);
+      expect(m.value("mailcluster_relay_connection_reuses_total")).toBe(1);
+      expect(m.value("mailcluster_relay_transactions_total", { result: "answered" })).toBe(2);
     } finally {
       await member.stop();
     }
