@@ -128,7 +128,11 @@ function deliveryStatus(input: DsnInput): string {
     }
     f.push(`Action: ${r.action}`, `Status: ${statusOf(r)}`);
     if (r.remoteHost) f.push(`Remote-MTA: dns; ${remoteMtaName(r.remoteHost)}`);
-    if (r.reply) f.push(foldField("Diagnostic-Code", `smtp; ${r.reply.code}${r.reply.enhanced ? " " + r.reply.enhanced : ""} ${r.reply.text}`.trimEnd()));
+    if (r.reply) {
+      // "smtp" when a remote SMTP server said it; our own verdicts (DNS, expiry, local delivery) are typed as ours, like Postfix's X-Postfix.
+      const type = r.remoteHost ? "smtp" : "X-Mailcluster";
+      f.push(foldField("Diagnostic-Code", `${type}; ${r.reply.code}${r.reply.enhanced ? " " + r.reply.enhanced : ""} ${r.reply.text}`.trimEnd()));
+    }
     if (r.lastAttemptAt) f.push(`Last-Attempt-Date: ${rfc5322Date(r.lastAttemptAt)}`);
     if (r.action === "delayed" && r.willRetryUntil) f.push(`Will-Retry-Until: ${rfc5322Date(r.willRetryUntil)}`);
     blocks.push(f.join("\r\n"));

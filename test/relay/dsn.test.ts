@@ -55,7 +55,7 @@ describe("RFC 3464 composition", () => {
         "Diagnostic-Code": "smtp; 550 5.1.1 no such user",
         "Last-Attempt-Date": rfc5322Date(last),
       },
-      { "Final-Recipient": "rfc822; x@nomail.test", Action: "failed", Status: "5.1.10", "Diagnostic-Code": "smtp; 556 5.1.10 null MX", "Last-Attempt-Date": rfc5322Date(last) },
+      { "Final-Recipient": "rfc822; x@nomail.test", Action: "failed", Status: "5.1.10", "Diagnostic-Code": "X-Mailcluster; 556 5.1.10 null MX", "Last-Attempt-Date": rfc5322Date(last) },
     ]);
     expect(d.returned).toEqual({ contentType: "message/rfc822", content: ORIGINAL.toString() });
   });
@@ -79,7 +79,7 @@ describe("RFC 3464 composition", () => {
     const d = await parseDsn(raw);
     expect(d.perMessage["Original-Envelope-Id"]).toBeUndefined();
     expect(d.recipients[0].Status).toBe("5.0.0");
-    expect(d.recipients[0]["Diagnostic-Code"]).toBe(`smtp; 550 ${long}`);
+    expect(d.recipients[0]["Diagnostic-Code"]).toBe(`X-Mailcluster; 550 ${long}`);
     expect(d.returned?.contentType).toBe("text/rfc822-headers");
     expect(d.returned?.content).toContain("Subject: quarterly figures");
     expect(d.returned?.content).not.toContain("the figures, attached in spirit");
@@ -229,7 +229,7 @@ describe("DSN generation from the queue", () => {
     await tdb.storage.db.execute(sql`UPDATE messages SET pending_recipients = 0, done_at = now() WHERE id = ${messageId}`);
     expect(await runFailureDsnPass(ctx)).toMatchObject({ sent: 1 });
     const d = await parseDsn((await dsns())[0].content);
-    expect(d.recipients[0]).toMatchObject({ Action: "failed", "Diagnostic-Code": "smtp; 550 5.0.0 bounced by administrator" });
+    expect(d.recipients[0]).toMatchObject({ Action: "failed", "Diagnostic-Code": "X-Mailcluster; 550 5.0.0 bounced by administrator" });
     expect(d.recipients[0]["Remote-MTA"]).toBeUndefined();
   });
 
