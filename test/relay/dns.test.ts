@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyDnsError, dnsError, parseDnsServers } from "../../src/relay/dns.ts";
+import { classifyDnsError, createSystemResolver, dnsError, parseDnsServers } from "../../src/relay/dns.ts";
 import { orderMx, resolveHostTargets, resolveMxTargets } from "../../src/relay/targets.ts";
 import { fakeDns } from "./fake-dns.ts";
 
@@ -92,6 +92,12 @@ describe("MX resolution (injected DNS)", () => {
       ],
     });
     expect(await resolveHostTargets(dns, [{ host: "nope.lan", port: 25 }], "route")).toMatchObject({ ok: false, permanent: false });
+  });
+
+  it("the system resolver uses the configured servers: an unreachable one is a temporary failure", async () => {
+    const resolver = createSystemResolver({ servers: ["127.0.0.1:9"], timeoutMs: 300, tries: 1 });
+    const r = await resolveMxTargets(resolver, "example.org", 25, seq(0.5));
+    expect(r).toMatchObject({ ok: false, permanent: false, reply: { code: 451, enhanced: "4.4.3" } });
   });
 
   it("classifies node's error codes and parses the dns_servers setting", () => {
