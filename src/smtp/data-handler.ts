@@ -25,6 +25,7 @@ export function onData(deps: FrontendDeps) {
       .then(async (read) => {
         if (read.kind === "too-big") {
           count(deps, "too-big");
+          deps.ctx.logger.info({ session: session.id, bytes: read.bytes, max, client: session.remoteAddress }, "message refused: too big");
           done(smtpError(552, "5.3.4", `message exceeds fixed maximum message size of ${max} bytes`));
           return;
         }
@@ -66,7 +67,8 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, chunks: Bu
   const tls = session.tlsOptions ? `${session.tlsOptions.version} ${session.tlsOptions.name}` : null;
   const client: ClientInfo = {
     address: session.remoteAddress,
-    hostname: session.clientHostname || null,
+    // Reverse lookup is off (DNS is injected, and a PTR proves nothing): smtp-server then puts "[ip]" here.
+    hostname: session.clientHostname && !session.clientHostname.startsWith("[") ? session.clientHostname : null,
     helo: session.hostNameAppearsAs || null,
     authenticatedUser: user,
     tls: session.secure,
@@ -76,6 +78,7 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, chunks: Bu
   ctx.metrics.inc("mailcluster_rule_invocations_total", "Server-/cluster-wide rule invocations at submission", { stage: "smtp" });
   if (verdict.kind === "reject") {
     count(deps, "rejected");
+    ctx.logger.info({ session: session.id, sender: envelope.sender, recipients: envelope.recipients.length, reply: verdict.reply }, "message refused by rules");
     throw replyError(verdict.reply);
   }
   const txid = `${session.id}.${session.transaction}`;

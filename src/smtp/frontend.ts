@@ -105,6 +105,7 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
         }
         perIp.set(ip, n + 1);
         counted.add(session.id);
+        ctx.metrics.set("mailcluster_smtp_sessions", "Open SMTP sessions on this frontend", {}, counted.size);
         // Port 25: AUTH is neither offered nor accepted before STARTTLS (unless allowed for dev).
         if (kind === "smtp" && !session.secure && !current.allow_insecure_auth) session.disabledCommands = ["AUTH"];
         ctx.metrics.inc("mailcluster_smtp_connections_total", "SMTP connections accepted", { listener: kind });
@@ -116,6 +117,7 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
       },
       onClose: (session: SMTPServerSession) => {
         if (!counted.delete(session.id)) return;
+        ctx.metrics.set("mailcluster_smtp_sessions", "Open SMTP sessions on this frontend", {}, counted.size);
         const ip = session.remoteAddress;
         const n = (perIp.get(ip) ?? 1) - 1;
         if (n <= 0) perIp.delete(ip);
