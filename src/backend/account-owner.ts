@@ -94,6 +94,11 @@ export class AccountOwnership {
     }
   }
 
+  /** Open nothing more (shutting down); what is open stays open until releaseAll. */
+  close(): void {
+    this.closed = true;
+  }
+
   async releaseAll(): Promise<void> {
     this.closed = true;
     const all = [...this.held].map(([account, h]) => ({ account, epoch: h.epoch }));

@@ -68,6 +68,7 @@ export class BackendComponent implements Component {
     this.timer = null;
     await this.maintaining;
     if (this.ctx) unregisterInProcessBackend(this.ctx);
+    await this.delivery?.drain(10_000);
     await this.delivery?.ownership.releaseAll();
   }
 

@@ -48,6 +48,9 @@ function answer(r: ChannelRecipient, status: ChannelAnswer["status"], code: numb
  * rules generate (redirect, forward, vacation) goes to the queue as new messages.
  */
 export class BackendDelivery {
+  private inFlight = 0;
+  private readonly drained: Array<() => void> = [];
+
   constructor(
     private readonly ctx: AppContext,
     readonly ownership: AccountOwnership,
@@ -59,8 +62,26 @@ export class BackendDelivery {
   }
 
   async deliver(envelope: ChannelEnvelope, content: Uint8Array): Promise<ChannelAnswer[]> {
-    const headers = parseHeaders(content);
-    return Promise.all(envelope.recipients.map((r) => this.deliverOne(envelope, r, content, headers)));
+    this.inFlight += 1;
+    try {
+      const headers = parseHeaders(content);
+      return await Promise.all(envelope.recipients.map((r) => this.deliverOne(envelope, r, content, headers)));
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) for (const wake of this.drained.splice(0)) wake();
+    }
+  }
+
+  /**
+   * Shutting down: accounts not yet open are refused (the sender retries elsewhere later);
+   * deliveries under way may finish, for up to `graceMs`, before the leases are given back.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.ownership.close();
+    if (this.inFlight === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([new Promise<void>((r) => this.drained.push(r)), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
   }
 
   private async deliverOne(env: ChannelEnvelope, r: ChannelRecipient, content: Uint8Array, headers: Headers): Promise<ChannelAnswer> {

@@ -42,6 +42,40 @@ describe("local delivery on embedded PGlite", () => {
     expect(await count(storage, sql`SELECT count(*)::int AS n FROM mailbox_messages`)).toBe(18);
   });
 
+  it("graceful stop: new deliveries refused (4xx), the one under way finishes, then the leases are given back", async () => {
+    const [a, b] = await createAccounts(storage, 2, null, "drain");
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let entered: () => void = () => {};
+    const inRules = new Promise<void>((r) => (entered = r));
+    const slow = await startBackend(storage, "drainer", clock, {
+      rules: {
+        run: async () => {
+          entered();
+          await gate;
+          return [{ kind: "store", folder: "INBOX" }];
+        },
+      },
+    });
+    const content = rawMessage("slow one");
+    const env = (account: string, messageId: number) => ({ messageId, sender: "alice@remote.test", envid: null, ret: null, authenticated: false, size: content.byteLength, recipients: [{ id: 1, account, orcpt: null, notify: null }] });
+    const delivery = slow.component.delivery;
+    if (!delivery) throw new Error("no delivery service");
+    const underWay = delivery.deliver(env(a, 9001), content);
+    await inRules;
+    let stopped = false;
+    const stopping = slow.stop().then(() => (stopped = true));
+    const refused = await delivery.deliver(env(b, 9002), content);
+    expect(refused[0]).toMatchObject({ status: "temporary", code: 421 });
+    expect(stopped).toBe(false);
+    release();
+    expect((await underWay)[0]).toMatchObject({ status: "stored" });
+    await stopping;
+    expect(await count(storage, sql`SELECT count(*)::int AS n FROM mailbox_messages WHERE account = ${a}`)).toBe(1);
+    const [lease] = await readAccountLeases(storage.db, [a]);
+    expect(lease.leaseUntil.getTime()).toBeLessThanOrEqual(clock.now().getTime());
+  });
+
   it("leases: reused while fresh, renewed while in use, released when idle and on shutdown", async () => {
     const [a, b] = await createAccounts(storage, 2, null, "lease");
     const own = new AccountOwnership({ db: storage.db, member: "solo2", clock, logger: silentLogger, leaseMs: () => 60_000, idleMs: () => 30_000 });
