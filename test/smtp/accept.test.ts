@@ -175,6 +175,21 @@ describe("the submission rules hook", () => {
     expect(body).toMatch(/\r\nX-Rule: tagged Injected: no\r\nSubject: y\r\n/);
     expect(seen).toHaveLength(2);
   });
+
+  it("accept with recipients: the envelope recipients are replaced (redirect)", async () => {
+    verdict = { kind: "accept", recipients: [{ address: "bob@local.test" }, { address: "archive@elsewhere.test", notify: ["NEVER"] }] };
+    const c = await opened(h.port);
+    await c.cmd("MAIL FROM:<s@elsewhere.test>");
+    await c.cmd("RCPT TO:<alice@local.test>");
+    await c.cmd("DATA");
+    const id = queueIdOf(await c.cmd("Subject: z\r\n\r\nx\r\n."));
+    await c.cmd("QUIT");
+    expect(await queuedRecipients(tdb.storage, id)).toEqual([
+      { address: "bob@local.test", orcpt: null, notify: null },
+      { address: "archive@elsewhere.test", orcpt: null, notify: "NEVER" },
+    ]);
+    expect(seen[0].envelope.recipients.map((r) => r.address)).toEqual(["alice@local.test"]);
+  });
 });
 
 describe("database failures", () => {
