@@ -8,7 +8,8 @@
  *
  * Creates and drops its own database. BENCH_SECONDS (default 5) per run.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -34,21 +35,38 @@ await addDomain(storage.db, "bench.test");
 await addAccount(storage.db, { address: "alice@bench.test" });
 await setSetting(storage.db, "smtp_max_connections_per_ip", 1000);
 
-// The frontend process and its stdin/stdout control channel.
+// The frontend process and its stdin/stdout control channel. A fresh one for the memory run and
+// for the throughput runs, so neither inherits the other's heap.
 // BENCH_CHILD_ARGS="--cpu-prof" profiles the frontend.
 const childArgs = (process.env.BENCH_CHILD_ARGS ?? "").split(" ").filter(Boolean);
-const child = spawn(process.execPath, [...childArgs, "--import", "tsx", fileURLToPath(new URL("./frontend-process.ts", import.meta.url))], {
-  env: { ...process.env, DATABASE_URL: url },
-  stdio: ["pipe", "pipe", "inherit"],
-});
-const lines = createInterface({ input: child.stdout });
-const waiters: Array<(line: string) => void> = [];
-lines.on("line", (line) => waiters.shift()?.(line));
+let child: ChildProcessByStdio<Writable, Readable, null> | null = null;
+let waiters: Array<(line: string) => void> = [];
 const nextLine = () => new Promise<string>((resolve) => waiters.push(resolve));
 async function control(cmd: string): Promise<string> {
   const reply = nextLine();
-  child.stdin.write(cmd + "\n");
+  child?.stdin.write(cmd + "\n");
   return reply;
+}
+async function startFrontend(): Promise<number> {
+  await stopFrontend();
+  const c = spawn(process.execPath, [...childArgs, "--import", "tsx", fileURLToPath(new URL("./frontend-process.ts", import.meta.url))], {
+    env: { ...process.env, DATABASE_URL: url },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  child = c;
+  waiters = [];
+  createInterface({ input: c.stdout }).on("line", (line) => waiters.shift()?.(line));
+  const ready = await nextLine();
+  const port = Number(/^READY (\d+)$/.exec(ready)?.[1]);
+  if (!port) throw new Error(`frontend did not start: ${ready}`);
+  return port;
+}
+async function stopFrontend(): Promise<void> {
+  const c = child;
+  if (!c) return;
+  child = null;
+  c.stdin.end();
+  await new Promise((resolve) => c.once("exit", resolve));
 }
 
 interface Row {
@@ -63,9 +81,7 @@ interface Row {
 }
 
 try {
-  const ready = await nextLine();
-  const port = Number(/^READY (\d+)$/.exec(ready)?.[1]);
-  if (!port) throw new Error(`frontend did not start: ${ready}`);
+  let port = 0;
 
   // Memory first, on a fresh process: 100 idle sessions, then one 25 MiB message in flight.
   const memory = async () => {
@@ -92,7 +108,11 @@ try {
     for (const x of idle) x.quit();
     console.log(`memory: 100 idle sessions + one ${(big.byteLength / 1048576).toFixed(1)} MiB message: ${ok ? "accepted" : "REFUSED"} in ${ms.toFixed(0)} ms, frontend RSS with the idle sessions ${(idleRss / 1048576).toFixed(0)} MB, peak ${(peak / 1048576).toFixed(0)} MB`);
   };
-  if (process.env.BENCH_ONLY !== "20") await memory();
+  if (process.env.BENCH_ONLY !== "20") {
+    port = await startFrontend();
+    await memory();
+  }
+  port = await startFrontend();
 
   const rows: Row[] = [];
   const run = async (sessions: number, size: number, reuse: boolean, greetingMs: number) => {
@@ -157,8 +177,7 @@ try {
   }
 
 } finally {
-  child.stdin.end();
-  await new Promise((resolve) => child.once("exit", resolve));
+  await stopFrontend();
   await storage.close();
   await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.end();
