@@ -51,5 +51,10 @@ export function checkParams(args: Record<string, string | true> | false, command
   for (const key of Object.keys(args)) {
     if (!allowed.has(key)) return smtpError(555, "5.5.4", `unsupported ${command} parameter ${key}`);
   }
+  // RFC 3461 4.4 and 4.2: ENVID at most 100 characters, ORCPT at most 500.
+  const envid = args.ENVID;
+  if (typeof envid === "string" && envid.length > 100) return smtpError(501, "5.5.4", "ENVID longer than 100 characters");
+  const orcpt = args.ORCPT;
+  if (typeof orcpt === "string" && orcpt.length > 500) return smtpError(501, "5.5.4", "ORCPT longer than 500 characters");
   return null;
 }

@@ -125,6 +125,9 @@ describe("accepting mail for local recipients", () => {
     expect((await c.cmd("RCPT TO:<alice@local.test> NOTIFY=NEVER,SUCCESS")).code).toBe(501);
     expect((await c.cmd("RCPT TO:<alice@local.test> ORCPT=nonsense")).code).toBe(501);
     expect((await c.cmd("RCPT TO:<alice@local.test> BOGUS=1")).lines[0]).toMatch(/^555 5\.5\.4 /);
+    expect((await c.cmd(`RCPT TO:<alice@local.test> ORCPT=rfc822;${"a".repeat(600)}@local.test`)).lines[0]).toMatch(/^501 5\.5\.4 ORCPT/);
+    await c.cmd("RSET");
+    expect((await c.cmd(`MAIL FROM:<s@elsewhere.test> ENVID=${"e".repeat(101)}`)).lines[0]).toMatch(/^501 5\.5\.4 ENVID/);
     expect((await c.cmd("DATA")).code).toBe(503);
     await c.cmd("QUIT");
     expect(await queueCounts(tdb.storage)).toEqual({ messages: 0, recipients: 0, bodies: 0 });
