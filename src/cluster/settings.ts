@@ -81,6 +81,8 @@ export const DEFAULT_SETTINGS = {
   allow_insecure_auth: false as boolean,
   /** How long a frontend reuses an RCPT lookup (account/alias/unknown/remote); 0 = always ask the database. */
   smtp_recipient_cache_seconds: 5,
+  /** Comma-separated load-balancer addresses whose connections start with a PROXY v1 header ("*" = all); "" = none. */
+  smtp_proxy_protocol_from: "" as string,
 } as const;
 
 export type SettingKey = keyof typeof DEFAULT_SETTINGS;

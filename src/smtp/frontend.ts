@@ -138,6 +138,12 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
       });
       server.greetingDelayMs = current.smtp_greeting_delay_ms;
     };
+    // Behind a TCP load balancer the client address arrives in a PROXY header; smtp-server decides
+    // whether to expect one when the socket is accepted, so the list is refreshed just before.
+    server.server.prependListener("connection", () => {
+      const from = ctx.settings().smtp_proxy_protocol_from.split(",").map((x) => x.trim()).filter(Boolean);
+      server.options.useProxy = from.length > 0 ? from : false;
+    });
     server.on("error", (err) => logger.warn({ err: coerceError(err).message, listener: kind }, "smtp listener error"));
     return server;
   };

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { addAccount, addDomain } from "../../src/accounts/store.ts";
 import { registerMember } from "../../src/cluster/members.ts";
-import { ts } from "../../src/db/rows.ts";
+import { queryRows, ts } from "../../src/db/rows.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { clearQueue, opened, queueCounts, queueIdOf, queuedRecipients, startHarness, type Harness } from "./harness.ts";
+import { clearQueue, opened, queueCounts, queueIdOf, queuedRecipients, RawClient, startHarness, type Harness } from "./harness.ts";
 
 let tdb: TestDatabase;
 let h: Harness;
@@ -133,6 +133,33 @@ describe("who may relay", () => {
     await tdb.storage.db.execute(sql`UPDATE members SET heartbeat_at = ${ts(new Date(now.getTime() - 3600_000))}`);
     h.clock.advance(10_000);
     expect((await rcpts(["<user@elsewhere.test>"]))[0]).toMatch(/^554 5\.7\.1 /);
+  });
+
+  it("behind a load balancer (PROXY protocol) the client's own address decides, and is recorded", async () => {
+    h.settings.smtp_proxy_protocol_from = "127.0.0.1";
+    h.settings.trusted_networks = "192.0.2.0/24";
+    try {
+      const viaProxy = async (client: string) => {
+        const c = await RawClient.connect(h.port);
+        c.write(`PROXY TCP4 ${client} 127.0.0.1 40000 25\r\n`);
+        expect((await c.reply()).code).toBe(220);
+        expect((await c.cmd("EHLO client.test")).code).toBe(250);
+        await c.cmd("MAIL FROM:<app@elsewhere.test>");
+        return c;
+      };
+      const denied = await viaProxy("198.51.100.7");
+      expect((await denied.cmd("RCPT TO:<user@elsewhere.test>")).lines[0]).toMatch(/^554 5\.7\.1 /);
+      denied.end();
+      const trusted = await viaProxy("192.0.2.5");
+      expect((await trusted.cmd("RCPT TO:<user@elsewhere.test>")).code).toBe(250);
+      await trusted.cmd("DATA");
+      const id = queueIdOf(await trusted.cmd("Subject: lb\r\n\r\nx\r\n."));
+      await trusted.cmd("QUIT");
+      const [row] = await queryRows(tdb.storage.db, sql`SELECT client_address FROM messages WHERE id = ${id}`);
+      expect(row.client_address).toBe("192.0.2.5");
+    } finally {
+      h.settings.smtp_proxy_protocol_from = "";
+    }
   });
 
   it("a whole relayed message from a trusted network is enqueued for the remote domain", async () => {
