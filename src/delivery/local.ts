@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
+import { readMessageBody } from "../queue/body.ts";
 import { resolveRecipient } from "../accounts/lookup.ts";
 import type { ChannelAnswer, ChannelEnvelope, ChannelRecipient } from "../backend/channel-protocol.ts";
 import { parseHeaders, prependHeaders } from "../backend/headers.ts";
@@ -77,16 +78,12 @@ interface MessageData {
 }
 
 async function loadMessage(ctx: AppContext, messageId: number): Promise<MessageData | null> {
-  const rows = await queryRows(
-    ctx.db,
-    sql`SELECT b.content, m.authenticated_user FROM message_bodies b JOIN messages m ON m.id = b.message_id WHERE b.message_id = ${messageId}`,
-  );
+  const rows = await queryRows(ctx.db, sql`SELECT authenticated_user FROM messages WHERE id = ${messageId}`);
   const row = rows[0];
   if (!row) return null;
-  const c = row.content;
-  const content = c instanceof Uint8Array ? c : typeof c === "string" ? Buffer.from(c.startsWith("\\x") ? c.slice(2) : c, "hex") : null;
+  const content = await readMessageBody(ctx.db, messageId);
   if (!content) return null;
-  return { content: new Uint8Array(content.buffer, content.byteOffset, content.byteLength), authenticated: strOrNull(row.authenticated_user) !== null };
+  return { content, authenticated: strOrNull(row.authenticated_user) !== null };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
-import { messageBodies } from "../db/schema/index.ts";
+import { readMessageBody } from "../queue/body.ts";
 import { createSystemResolver, type DnsResolver, parseDnsServers } from "../relay/dns.ts";
 import { Relay } from "../relay/relay.ts";
 import type { Transport } from "./transport.ts";
@@ -38,6 +38,8 @@ export function relayFor(ctx: AppContext, resolver: DnsResolver = settingsResolv
       ehloName: ctx.config.hostname,
       memberName: ctx.config.memberName,
       isFrontend: ctx.config.roles.includes("frontend"),
+      // Port 25 in production; cluster tests make a local sink the Internet.
+      mxPort: () => ctx.settings().relay_mx_port,
     });
     relays.set(ctx, relay);
   }
@@ -55,11 +57,11 @@ export async function closeRelay(ctx: AppContext): Promise<void> {
 export function createRelayTransport(relay: Relay): Transport {
   return async (ctx, recipients) => {
     const first = recipients[0];
-    const [body] = await ctx.db.select({ content: messageBodies.content }).from(messageBodies).where(eq(messageBodies.messageId, first.messageId));
+    const body = await readMessageBody(ctx.db, first.messageId);
     if (!body) {
       return recipients.map((r) => ({ recipientId: r.id, outcome: { kind: "deferred", reply: { code: 451, enhanced: "4.3.0", text: "message body not found" } } }));
     }
-    const content = Buffer.from(body.content.buffer, body.content.byteOffset, body.content.byteLength);
+    const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     return relay.deliver({ sender: first.sender, content, ret: first.dsnRet, envid: first.dsnEnvid }, recipients);
   };
 }

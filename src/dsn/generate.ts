@@ -4,6 +4,7 @@ import { chooseProcessor } from "../cluster/processor.ts";
 import type { Db, Executor } from "../db/db.ts";
 import { dateOrNull, date, num, numOrNull, pgArray, queryRows, str, strOrNull, ts, type Row } from "../db/rows.ts";
 import type { SmtpReply } from "../domain/types.ts";
+import { readMessageBody } from "../queue/body.ts";
 import { submitMessage } from "../queue/submit.ts";
 import { coerceError } from "../util/errors.ts";
 import { composeDsn, type DsnRecipientReport } from "./compose.ts";
@@ -159,8 +160,7 @@ async function submitDsn(
   ret: "FULL" | "HDRS",
   processor: string | null,
 ): Promise<void> {
-  const [body] = await queryRows(tx, sql`SELECT content FROM message_bodies WHERE message_id = ${m.id}`);
-  const original = body ? toBytes(body.content) : new Uint8Array();
+  const original = (await readMessageBody(tx, m.id)) ?? new Uint8Array();
   const now = ctx.clock.now();
   const content = composeDsn({
     kind,
@@ -184,12 +184,6 @@ async function submitDsn(
     now,
   });
   ctx.logger.info({ messageId: m.id, dsnMessageId: result.messageId, kind, to, recipients: recipients.map((r) => r.address) }, "DSN submitted");
-}
-
-function toBytes(value: unknown): Uint8Array {
-  if (value instanceof Uint8Array) return value;
-  if (typeof value === "string") return Buffer.from(value.startsWith("\\x") ? value.slice(2) : value, "hex");
-  throw new Error("unexpected bytea value");
 }
 
 /**

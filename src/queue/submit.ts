@@ -4,6 +4,8 @@ import { domainOf, normalizeAddress } from "../domain/address.ts";
 import type { Executor } from "../db/db.ts";
 import { num, pgArray, queryRows, ts } from "../db/rows.ts";
 import { wakeWorkers } from "./wake-up.ts";
+import { bodyParts } from "./body.ts";
+import { PgTransaction } from "drizzle-orm/pg-core";
 
 export interface SubmitInput {
   envelope: Envelope;
@@ -50,9 +52,11 @@ export async function submitMessage(db: Executor, input: SubmitInput): Promise<S
   const rcpts = envelope.recipients;
   // One statement: message, body and recipients are inserted together or not at all, in one
   // round trip. Workers are woken after the commit (see wake-up.ts).
-  const rows = await queryRows(
-    db,
-    sql`
+  const parts = bodyParts(input.content);
+  const insert = (ex: Executor) =>
+    queryRows(
+      ex,
+      sql`
       WITH m AS (
         INSERT INTO messages (sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
                               dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at)
@@ -63,7 +67,7 @@ export async function submitMessage(db: Executor, input: SubmitInput): Promise<S
         RETURNING id
       ),
       b AS (
-        INSERT INTO message_bodies (message_id, content) SELECT id, ${input.content}::bytea FROM m
+        INSERT INTO message_bodies (message_id, part, content) SELECT id, 0, ${parts[0]}::bytea FROM m
       ),
       r AS (
         INSERT INTO recipients (message_id, address, domain, dsn_orcpt, dsn_notify, next_attempt_at, queued_at)
@@ -78,8 +82,25 @@ export async function submitMessage(db: Executor, input: SubmitInput): Promise<S
         RETURNING id, message_id
       )
       SELECT r.message_id, r.id FROM r ORDER BY r.id`,
-  );
+    );
+  // Small messages (nearly all): one statement. Large ones: the remaining parts in the same
+  // transaction, one part per statement.
+  const rows =
+    parts.length === 1
+      ? await insert(db)
+      : await inTransaction(db, async (tx) => {
+          const first = await insert(tx);
+          const messageId = first.length > 0 ? num(first[0].message_id) : 0;
+          for (let i = 1; i < parts.length; i++) {
+            await tx.execute(sql`INSERT INTO message_bodies (message_id, part, content) VALUES (${messageId}, ${i}, ${parts[i]}::bytea)`);
+          }
+          return first;
+        });
   if (rows.length !== rcpts.length) throw new SubmitError(`stored ${rows.length} of ${rcpts.length} recipients`);
   await wakeWorkers(db, input.processor ?? "");
   return { messageId: num(rows[0].message_id), recipientIds: rows.map((r) => num(r.id)) };
+}
+
+function inTransaction<T>(db: Executor, fn: (tx: Executor) => Promise<T>): Promise<T> {
+  return db instanceof PgTransaction ? fn(db) : db.transaction((tx) => fn(tx));
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Storage } from "../../src/db/storage.ts";
 import { queryRows, num, str } from "../../src/db/rows.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
+import { readMessageBody } from "../../src/queue/body.ts";
 import { claimRecipients } from "../../src/queue/claim.ts";
 import { recordOutcomes } from "../../src/queue/record-outcomes.ts";
 import { releaseRecipients, renewRecipientLeases } from "../../src/queue/lease.ts";
@@ -55,6 +56,24 @@ export function storageConformance(adapter: string, open: () => Promise<Storage>
       ]);
       const bodies = await queryRows(storage.db, sql`SELECT length(content)::int AS n FROM message_bodies`);
       expect(num(bodies[0].n)).toBe(body.byteLength);
+    });
+
+    it("a large body is stored in 1 MiB parts and reads back byte for byte", async () => {
+      const big = new Uint8Array(2.5 * 1024 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 0xff;
+      const { messageId } = await submitMessage(storage.db, {
+        envelope: { sender: "a@example.org", recipients: [{ address: "r@x.test" }] },
+        content: big,
+        submittedBy: "m1",
+        processor: null,
+        now: clock.now(),
+      });
+      const parts = await queryRows(storage.db, sql`SELECT part, length(content)::int AS n FROM message_bodies WHERE message_id = ${messageId} ORDER BY part`);
+      expect(parts.map((p) => [num(p.part), num(p.n)])).toEqual([[0, 1048576], [1, 1048576], [2, 524288]]);
+      const back = await readMessageBody(storage.db, messageId);
+      expect(back?.byteLength).toBe(big.byteLength);
+      expect(Buffer.compare(Buffer.from(back!), Buffer.from(big))).toBe(0);
+      expect(await readMessageBody(storage.db, messageId + 999)).toBeNull();
     });
 
     it("claim takes ready rows once, with a lease, and honours the processor", async () => {

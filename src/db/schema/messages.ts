@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { bytea } from "./bytea.ts";
 
 /** The envelope and bookkeeping of one accepted message. The body lives in message_bodies. */
@@ -41,10 +41,19 @@ export const messages = pgTable(
   ],
 );
 
-/** Raw RFC 5322 content, kept apart from messages so queue scans stay narrow. */
-export const messageBodies = pgTable("message_bodies", {
-  messageId: bigint("message_id", { mode: "number" })
-    .primaryKey()
-    .references(() => messages.id, { onDelete: "cascade" }),
-  content: bytea("content").notNull(),
-});
+/**
+ * Raw RFC 5322 content, kept apart from messages so queue scans stay narrow, in parts of at
+ * most 1 MiB: the driver text-encodes bytea, and a 25 MiB value in one parameter costs
+ * hundreds of MB of transient memory; parts keep that to a few MB.
+ */
+export const messageBodies = pgTable(
+  "message_bodies",
+  {
+    messageId: bigint("message_id", { mode: "number" })
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade" }),
+    part: integer("part").notNull().default(0),
+    content: bytea("content").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.part] })],
+);
