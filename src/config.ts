@@ -1,4 +1,4 @@
-import { hostname } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import type { Role, SubmitMode } from "./domain/types.ts";
 
 /** Per-process configuration: environment variables, each overridable by a flag of `start`. */
@@ -19,6 +19,11 @@ export interface Config {
   httpPort: number;
   /** Address the listeners bind to. */
   host: string;
+  /**
+   * Address other members use to reach this one (delivery channel, forwarding "*", relay trust
+   * by IP). Defaults to `host`, or to this machine's first non-loopback IPv4 when bound to all.
+   */
+  advertiseHost: string;
   /** Host name this member uses in HELO/EHLO, Received: and DSNs. */
   hostname: string;
   clusterSecret: string | null;
@@ -33,6 +38,7 @@ export interface ConfigFlags {
   httpPort?: string | number;
   submit?: string;
   host?: string;
+  advertise?: string;
 }
 
 export class ConfigError extends Error {
@@ -76,9 +82,19 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     tlsKeyPath: env.TLS_KEY_FILE || null,
     httpPort,
     host,
+    advertiseHost: flags.advertise ?? env.MAILCLUSTER_ADVERTISE ?? defaultAdvertiseHost(host),
     hostname: machine,
     clusterSecret: env.CLUSTER_SECRET ?? null,
     adminToken: env.ADMIN_TOKEN ?? null,
     logLevel: env.LOG_LEVEL ?? "info",
   };
+}
+
+/** Bound to every interface: advertise an address another host can actually connect to. */
+export function defaultAdvertiseHost(host: string): string {
+  if (host !== "0.0.0.0" && host !== "::" && host !== "") return host;
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
 }

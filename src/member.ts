@@ -122,8 +122,8 @@ export class Member {
       info: {
         name: this.o.config.memberName,
         roles: this.o.config.roles,
-        smtpEndpoint: this.o.config.roles.includes("frontend") ? `${this.o.config.host}:${this.o.config.smtpPort}` : null,
-        httpUrl: `http://${this.o.config.host}:${this.http.port}`,
+        smtpEndpoint: this.o.config.roles.includes("frontend") ? `${this.o.config.advertiseHost}:${this.o.config.smtpPort}` : null,
+        httpUrl: `http://${this.o.config.advertiseHost}:${this.http.port}`,
         submitMode: this.o.config.submitMode,
         hostname: this.o.config.hostname,
         pid: typeof process !== "undefined" ? process.pid : null,

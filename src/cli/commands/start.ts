@@ -17,6 +17,7 @@ export function registerStart(program: Command, version: string): void {
     .option("--http-port <port>", "HTTP port: admin API, delivery channel, /health, /metrics (env HTTP_PORT; default 8025)")
     .option("--submit <mode>", "locally | locally-for-others | remotely (env SUBMIT_MODE)")
     .option("--host <address>", "address to listen on (env MAILCLUSTER_HOST; default 127.0.0.1)")
+    .option("--advertise <address>", "address other members reach this one at (env MAILCLUSTER_ADVERTISE; default --host, or the first non-loopback IPv4 when --host is 0.0.0.0)")
     .action(async (flags: ConfigFlags) => {
       const config = loadConfig(process.env, flags);
       const logger = createLogger(config.logLevel, { member: config.memberName });
