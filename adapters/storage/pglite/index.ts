@@ -6,6 +6,7 @@ import * as schema from "../../../src/db/schema/index.ts";
 import type { Db } from "../../../src/db/db.ts";
 import type { Storage } from "../../../src/db/storage.ts";
 import type { Logger } from "../../../src/util/logger.ts";
+import { lockDataDir } from "./lock.ts";
 
 export interface PgliteOptions {
   /** Directory of the embedded database; undefined = in memory (tests). */
@@ -18,8 +19,15 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Storage> 
   const { dataDir, logger } = options;
   const fresh = dataDir !== undefined && !existsSync(join(dataDir, "PG_VERSION"));
   if (fresh) logger?.info({ dataDir }, "initialising a new embedded database (PGlite); this takes a few seconds the first time");
+  const unlock = dataDir === undefined ? () => {} : lockDataDir(dataDir);
   const started = Date.now();
-  const client = await PGlite.create(dataDir === undefined ? undefined : dataDir);
+  let client: PGlite;
+  try {
+    client = await PGlite.create(dataDir === undefined ? undefined : dataDir);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   if (dataDir !== undefined) {
     logger?.info({ dataDir, ms: Date.now() - started, fresh }, fresh ? "embedded database created" : "embedded database reopened");
   }
@@ -34,6 +42,7 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Storage> 
     },
     async close() {
       if (!client.closed) await client.close();
+      unlock();
     },
   };
 }

@@ -1,0 +1,54 @@
+import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
+import { join } from "node:path";
+
+/**
+ * PGlite is one process's database: a second process opening the same directory would corrupt
+ * it. A pid file in the data dir makes the second opener fail with a clear message instead.
+ * A lock left by a process that no longer exists is taken over.
+ */
+export class EmbeddedDatabaseBusy extends Error {
+  override name = "EmbeddedDatabaseBusy";
+}
+
+// Directories this process holds: our own pid in a lock file is stale (a container restarted
+// with the same pid) unless this very process took it.
+const held = new Set<string>();
+
+export function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, "mailcluster.pid");
+  if (held.has(path)) throw new EmbeddedDatabaseBusy(`the embedded database in ${dataDir} is already open in this process`);
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      held.add(path);
+      return () => {
+        held.delete(path);
+        rmSync(path, { force: true });
+      };
+    } catch (err) {
+      if (!(err instanceof Error) || !("code" in err) || err.code !== "EEXIST") throw err;
+      const pid = Number(readFileSync(path, "utf8").trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new EmbeddedDatabaseBusy(
+          `the embedded database in ${dataDir} is in use by process ${pid} (a running "mailcluster start"?). ` +
+            `Use its admin API or WebAdmin (HTTP port, default 8025; token: see its log), stop it first, ` +
+            `or run members against PostgreSQL with DATABASE_URL.`,
+        );
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new EmbeddedDatabaseBusy(`could not lock ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err instanceof Error && "code" in err && err.code === "EPERM";
+  }
+}
