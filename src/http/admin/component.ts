@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Component } from "../../component.ts";
 import { mountWebAdmin } from "../webadmin/app.ts";
 import { mountAdminApi } from "./api.ts";
@@ -11,7 +13,14 @@ export function adminComponent(): Component {
   return {
     name: "admin",
     async prepare(ctx) {
-      const { token } = await resolveAdminToken(ctx.db, ctx.config.adminToken, ctx.logger);
+      const { token, source } = await resolveAdminToken(ctx.db, ctx.config.adminToken, ctx.logger);
+      // The embedded database is locked by this process, so `mailcluster admin-token` cannot
+      // read it while we run: hand a newcomer the token in a private file in the data dir.
+      if (ctx.storage.name === "pglite" && source !== "env") {
+        const path = join(ctx.config.dataDir, "admin-token");
+        writeFileSync(path, token + "\n", { mode: 0o600 });
+        ctx.logger.info({ file: path, webadmin: "/admin", api: "/api/v1" }, "admin token written for the embedded setup");
+      }
       const deps = { db: ctx.db, clock: ctx.clock, logger: ctx.logger, token };
       ctx.httpMounts.push((app) => {
         mountAdminApi(app, deps);
