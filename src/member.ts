@@ -115,6 +115,7 @@ export class Member {
     const cluster = (this.coordinator = new ClusterCoordinator(ctx, this.view, () => this.worker?.nudge()));
     this.membership = new Membership({
       onBeat: () => cluster.refresh(),
+      submitMode: () => this.view.submitMode,
       db: ctx.db,
       clock: ctx.clock,
       logger: ctx.logger,

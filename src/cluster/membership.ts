@@ -1,4 +1,4 @@
-import type { Clock } from "../domain/types.ts";
+import type { Clock, SubmitMode } from "../domain/types.ts";
 import type { Db } from "../db/db.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
@@ -12,6 +12,8 @@ export interface MembershipOptions {
   intervalMs: number;
   /** Runs after each successful heartbeat (the cluster view re-reads the members table). */
   onBeat?: () => Promise<void>;
+  /** The mode in force now (it may have changed at run time), for re-registering a removed row. */
+  submitMode?: () => SubmitMode;
 }
 
 /** Keeps this process's row in `members` fresh; a missed beat is logged, never fatal. */
@@ -37,7 +39,7 @@ export class Membership {
     this.beating = (async () => {
       try {
         const present = await heartbeatMember(this.o.db, this.o.info.name, this.o.clock.now());
-        if (!present) await registerMember(this.o.db, this.o.info, this.o.clock.now());
+        if (!present) await registerMember(this.o.db, { ...this.o.info, submitMode: this.o.submitMode?.() ?? this.o.info.submitMode }, this.o.clock.now());
         await this.o.onBeat?.();
       } catch (err) {
         this.o.logger.warn({ err: coerceError(err).message }, "heartbeat failed; will retry");

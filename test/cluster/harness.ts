@@ -60,6 +60,7 @@ export class TestMember {
       logger: silentLogger,
       intervalMs: 3_600_000,
       onBeat: () => this.coordinator.refresh(),
+      submitMode: () => this.view.submitMode,
       info: { name, roles: ["frontend", "backend"], smtpEndpoint: null, httpUrl: null, submitMode: mode, hostname: null, pid: null, version: null },
     });
     this.worker = new QueueWorker({

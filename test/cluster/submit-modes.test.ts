@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { setMemberSubmitMode } from "../../src/cluster/members.ts";
+import { deregisterMember, setMemberSubmitMode } from "../../src/cluster/members.ts";
 import { chooseProcessor } from "../../src/cluster/processor.ts";
 import type { SubmitMode } from "../../src/domain/types.ts";
 import { num, queryRows, strOrNull } from "../../src/db/rows.ts";
@@ -93,6 +93,14 @@ describe("submit modes with in-process members (real PostgreSQL)", () => {
     await setMemberSubmitMode(tdb.storage.db, "be1", "locally");
     await be.membership.beat();
     expect(await chooseProcessor(be.ctx)).toBe("be1");
+
+    // An operator removes the row: the member registers again, keeping the mode in force.
+    await setMemberSubmitMode(tdb.storage.db, "be1", "remotely");
+    await be.membership.beat();
+    await deregisterMember(tdb.storage.db, "be1");
+    await be.membership.beat();
+    const [row] = await queryRows(tdb.storage.db, sql`SELECT submit_mode FROM members WHERE name = 'be1'`);
+    expect(strOrNull(row.submit_mode)).toBe("remotely");
   });
 
   it("remotely with no live locally-for-others member falls back to its own processing, logged and counted", async () => {
