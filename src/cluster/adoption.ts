@@ -8,6 +8,8 @@ export interface AdoptionParams {
   now: Date;
   /** Heartbeat age beyond which a member is dead. */
   timeoutSeconds: number;
+  /** The queue lease length (queue_lease_seconds): tells when a lease was last stamped. */
+  leaseSeconds: number;
   /** Messages taken in one statement, so one pass never holds thousands of row locks. */
   limit: number;
 }
@@ -27,7 +29,10 @@ export interface AdoptionResult {
  * names what was adopted: nothing to fight over.
  *
  * Leases its recipients still carry from the dead member are cleared in the same statement, so
- * the work is claimable now rather than when a lease longer than the member timeout runs out.
+ * the work is claimable now rather than when a lease longer than the member timeout runs out —
+ * but only leases nobody renewed within the member timeout (see staleLeaseBefore): a member that
+ * misses heartbeats yet still renews its in-flight work keeps it and records it, so a false
+ * death costs no second delivery.
  */
 export async function adoptOrphanedMessages(db: Executor, p: AdoptionParams): Promise<AdoptionResult> {
   const cutoff = new Date(p.now.getTime() - p.timeoutSeconds * 1000);
@@ -59,6 +64,7 @@ export async function adoptOrphanedMessages(db: Executor, p: AdoptionParams): Pr
         SET locked_by = NULL, locked_until = NULL
         FROM orphan
         WHERE r.message_id = orphan.id AND r.state = 'queued' AND r.locked_by = orphan.processor
+          AND r.locked_until <= ${ts(staleLeaseBefore(p))}
         RETURNING r.id
       ),
       adopted AS (
@@ -81,11 +87,20 @@ export async function adoptOrphanedMessages(db: Executor, p: AdoptionParams): Pr
 }
 
 /**
+ * A lease was stamped (claimed or renewed) at locked_until - lease; a holder that works renews
+ * it every lease/3. One stamped longer than the member timeout ago is not being renewed:
+ * locked_until at or before now - timeout + lease.
+ */
+export function staleLeaseBefore(p: { now: Date; timeoutSeconds: number; leaseSeconds: number }): Date {
+  return new Date(p.now.getTime() + (p.leaseSeconds - p.timeoutSeconds) * 1000);
+}
+
+/**
  * Clear leases held by members that are no longer alive on recipients of messages that were
  * not adopted (the shared pool): without this, pool work a dead member had claimed would wait
  * for its lease to run out. Returns how many recipients became claimable.
  */
-export async function releaseDeadLeases(db: Executor, p: { now: Date; timeoutSeconds: number }): Promise<number> {
+export async function releaseDeadLeases(db: Executor, p: { now: Date; timeoutSeconds: number; leaseSeconds: number }): Promise<number> {
   const cutoff = new Date(p.now.getTime() - p.timeoutSeconds * 1000);
   const rows = await queryRows(
     db,
@@ -95,6 +110,7 @@ export async function releaseDeadLeases(db: Executor, p: { now: Date; timeoutSec
       WHERE r.state = 'queued'
         AND r.locked_by IS NOT NULL
         AND r.locked_until >= ${ts(p.now)}
+        AND r.locked_until <= ${ts(staleLeaseBefore(p))}
         AND NOT EXISTS (SELECT 1 FROM members x WHERE x.name = r.locked_by AND x.heartbeat_at >= ${ts(cutoff)})
       RETURNING r.id`,
   );

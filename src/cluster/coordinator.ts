@@ -85,15 +85,16 @@ export class ClusterCoordinator {
   private async adopt(): Promise<void> {
     const { ctx, view } = this;
     const timeoutSeconds = ctx.settings().member_timeout_seconds;
+    const leaseSeconds = ctx.settings().queue_lease_seconds;
     const from: Record<string, number> = {};
     let total = 0;
     for (;;) {
-      const r = await adoptOrphanedMessages(ctx.db, { member: view.self, now: ctx.clock.now(), timeoutSeconds, limit: ADOPTION_BATCH });
+      const r = await adoptOrphanedMessages(ctx.db, { member: view.self, now: ctx.clock.now(), timeoutSeconds, leaseSeconds, limit: ADOPTION_BATCH });
       total += r.adopted;
       for (const [name, n] of Object.entries(r.from)) from[name] = (from[name] ?? 0) + n;
       if (r.adopted < ADOPTION_BATCH) break;
     }
-    const released = await releaseDeadLeases(ctx.db, { now: ctx.clock.now(), timeoutSeconds });
+    const released = await releaseDeadLeases(ctx.db, { now: ctx.clock.now(), timeoutSeconds, leaseSeconds });
     if (total > 0) {
       ctx.metrics.inc("mailcluster_adopted_messages_total", "Unfinished messages of dead members this member adopted", {}, total);
       ctx.logger.info({ member: view.self, adopted: total, from }, "adopted the work of dead members");

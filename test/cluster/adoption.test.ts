@@ -6,11 +6,14 @@ import type { SubmitMode } from "../../src/domain/types.ts";
 import type { Db } from "../../src/db/db.ts";
 import { num, queryRows, str, strOrNull } from "../../src/db/rows.ts";
 import { claimRecipients } from "../../src/queue/claim.ts";
+import { renewRecipientLeases } from "../../src/queue/lease.ts";
+import { recordOutcomes } from "../../src/queue/record-outcomes.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 
 const TIMEOUT = 30;
+const LEASE = 60;
 const body = new TextEncoder().encode("Subject: x\r\n\r\nx\r\n");
 
 describe("adoption of a dead member's work (real PostgreSQL)", () => {
@@ -56,15 +59,15 @@ describe("adoption of a dead member's work (real PostgreSQL)", () => {
     const liveOwn = await submit("live");
     const pool = await submit(null);
     // The dead member had claimed its work before dying: a lease longer than the member timeout.
-    const claimed = await claimRecipients(db, { member: "dead", includePool: false, limit: 10, leaseMs: 120_000, now: clock.now() });
+    const claimed = await claimRecipients(db, { member: "dead", includePool: false, limit: 10, leaseMs: LEASE * 1000, now: clock.now() });
     expect(claimed).toHaveLength(2);
 
     // Not yet dead: nothing moves.
     await onlyBeat(["live"], TIMEOUT - 1);
-    expect(await adoptOrphanedMessages(db, { member: "live", now: clock.now(), timeoutSeconds: TIMEOUT, limit: 100 })).toEqual({ adopted: 0, from: {} });
+    expect(await adoptOrphanedMessages(db, { member: "live", now: clock.now(), timeoutSeconds: TIMEOUT, leaseSeconds: LEASE, limit: 100 })).toEqual({ adopted: 0, from: {} });
 
     await onlyBeat(["live"], 2);
-    const r = await adoptOrphanedMessages(db, { member: "live", now: clock.now(), timeoutSeconds: TIMEOUT, limit: 100 });
+    const r = await adoptOrphanedMessages(db, { member: "live", now: clock.now(), timeoutSeconds: TIMEOUT, leaseSeconds: LEASE, limit: 100 });
     expect(r).toEqual({ adopted: 1, from: { dead: 1 } });
     expect(await processorOf(pending.messageId)).toBe("live");
     expect(await processorOf(doneOne.messageId)).toBe("dead");
@@ -76,7 +79,25 @@ describe("adoption of a dead member's work (real PostgreSQL)", () => {
     expect(taken.map((c) => c.address).sort()).toEqual(["a@x.test", "b@x.test", "a@x.test"].sort());
 
     // Adopting again finds nothing: exactly once.
-    expect((await adoptOrphanedMessages(db, { member: "live", now: clock.now(), timeoutSeconds: TIMEOUT, limit: 100 })).adopted).toBe(0);
+    expect((await adoptOrphanedMessages(db, { member: "live", now: clock.now(), timeoutSeconds: TIMEOUT, leaseSeconds: LEASE, limit: 100 })).adopted).toBe(0);
+  });
+
+  it("a member that misses heartbeats but still renews its leases keeps its in-flight work: no second delivery", async () => {
+    await register("live");
+    await register("slow");
+    const m = await submit("slow");
+    const [r] = await claimRecipients(db, { member: "slow", includePool: false, limit: 10, leaseMs: LEASE * 1000, now: clock.now() });
+    await onlyBeat(["live"]);
+    // Its worker renewed the lease a moment ago (every lease/3), though its heartbeat stalled.
+    expect(await renewRecipientLeases(db, { member: "slow", ids: [r.id], now: clock.now(), leaseMs: LEASE * 1000 })).toEqual([r.id]);
+    expect((await adoptOrphanedMessages(db, { member: "live", now: clock.now(), timeoutSeconds: TIMEOUT, leaseSeconds: LEASE, limit: 100 })).adopted).toBe(1);
+    expect(await releaseDeadLeases(db, { now: clock.now(), timeoutSeconds: TIMEOUT, leaseSeconds: LEASE })).toBe(0);
+    expect(await claimRecipients(db, { member: "live", includePool: false, limit: 10, leaseMs: 60_000, now: clock.now() })).toHaveLength(0);
+    const policy = { initialSeconds: 300, maxSeconds: 4000, jitter: 0, lifetimeSeconds: 86400 };
+    const delivered = { kind: "delivered" as const, reply: { code: 250, enhanced: "2.0.0", text: "ok" } };
+    const summary = await recordOutcomes(db, { member: "slow", results: [{ recipient: r, outcome: delivered, startedAt: clock.now(), durationMs: 1 }], now: clock.now(), policy, random: { next: () => 0.5 } });
+    expect(summary.recorded.map((x) => x.id)).toEqual([r.id]);
+    expect(summary.doneMessageIds).toEqual([m.messageId]);
   });
 
   it("a dead member that comes back claims nothing of what was adopted", async () => {
@@ -84,12 +105,12 @@ describe("adoption of a dead member's work (real PostgreSQL)", () => {
     await register("b");
     const m = await submit("b");
     await onlyBeat(["a"]);
-    expect((await adoptOrphanedMessages(db, { member: "a", now: clock.now(), timeoutSeconds: TIMEOUT, limit: 100 })).adopted).toBe(1);
+    expect((await adoptOrphanedMessages(db, { member: "a", now: clock.now(), timeoutSeconds: TIMEOUT, leaseSeconds: LEASE, limit: 100 })).adopted).toBe(1);
     await register("b");
     const back = await claimRecipients(db, { member: "b", includePool: false, limit: 10, leaseMs: 60_000, now: clock.now() });
     expect(back).toHaveLength(0);
     // And b, alive again, is no source for adoption by anyone.
-    expect((await adoptOrphanedMessages(db, { member: "b", now: clock.now(), timeoutSeconds: TIMEOUT, limit: 100 })).adopted).toBe(0);
+    expect((await adoptOrphanedMessages(db, { member: "b", now: clock.now(), timeoutSeconds: TIMEOUT, leaseSeconds: LEASE, limit: 100 })).adopted).toBe(0);
     expect(await processorOf(m.messageId)).toBe("a");
   });
 
@@ -98,7 +119,7 @@ describe("adoption of a dead member's work (real PostgreSQL)", () => {
     await register("gone");
     const m = await submit("gone");
     await deregisterMember(db, "gone");
-    const r = await adoptOrphanedMessages(db, { member: "a", now: clock.now(), timeoutSeconds: TIMEOUT, limit: 100 });
+    const r = await adoptOrphanedMessages(db, { member: "a", now: clock.now(), timeoutSeconds: TIMEOUT, leaseSeconds: LEASE, limit: 100 });
     expect(r).toEqual({ adopted: 1, from: { gone: 1 } });
     expect(await processorOf(m.messageId)).toBe("a");
   });
@@ -121,7 +142,7 @@ describe("adoption of a dead member's work (real PostgreSQL)", () => {
       pools.map(async (pool, i) => {
         let total = 0;
         for (;;) {
-          const r = await adoptOrphanedMessages(pool.db, { member: `adopter-${i}`, now: clock.now(), timeoutSeconds: TIMEOUT, limit: 25 });
+          const r = await adoptOrphanedMessages(pool.db, { member: `adopter-${i}`, now: clock.now(), timeoutSeconds: TIMEOUT, leaseSeconds: LEASE, limit: 25 });
           total += r.adopted;
           if (r.adopted === 0) return total;
         }
@@ -139,10 +160,10 @@ describe("adoption of a dead member's work (real PostgreSQL)", () => {
     await register("dead");
     await submit(null, ["p1@x.test"]);
     await submit(null, ["p2@x.test"]);
-    await claimRecipients(db, { member: "dead", includePool: true, limit: 1, leaseMs: 300_000, now: clock.now() });
-    await claimRecipients(db, { member: "a", includePool: true, limit: 1, leaseMs: 300_000, now: clock.now() });
+    await claimRecipients(db, { member: "dead", includePool: true, limit: 1, leaseMs: LEASE * 1000, now: clock.now() });
+    await claimRecipients(db, { member: "a", includePool: true, limit: 1, leaseMs: LEASE * 1000, now: clock.now() });
     await onlyBeat(["a"]);
-    expect(await releaseDeadLeases(db, { now: clock.now(), timeoutSeconds: TIMEOUT })).toBe(1);
+    expect(await releaseDeadLeases(db, { now: clock.now(), timeoutSeconds: TIMEOUT, leaseSeconds: LEASE })).toBe(1);
     const rows = await queryRows(db, sql`SELECT locked_by FROM recipients WHERE locked_by IS NOT NULL`);
     expect(rows.map((r) => r.locked_by)).toEqual(["a"]);
   });

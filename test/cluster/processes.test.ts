@@ -2,10 +2,11 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/db.ts";
 import type { SubmitMode } from "../../src/domain/types.ts";
+import { queryRows } from "../../src/db/rows.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { runCli } from "../helpers/spawn.ts";
 import { until } from "../helpers/until.ts";
-import { crash, logLines, type MemberProcess, spawnMember, stopGracefully } from "./processes.ts";
+import { crash, freePorts, logLines, type MemberProcess, spawnMember, stopGracefully } from "./processes.ts";
 import {
   configureCluster,
   count,
@@ -38,8 +39,8 @@ describe("a cluster of real processes", () => {
   let accounts: string[];
   const procs = new Map<string, MemberProcess>();
 
-  const start = async (name: string, role: "frontend" | "backend", submit: SubmitMode) => {
-    const p = await spawnMember({ name, role, submit, databaseUrl: tdb.url });
+  const start = async (name: string, role: "frontend" | "backend", submit: SubmitMode, ports?: [number, number]) => {
+    const p = await spawnMember({ name, role, submit, databaseUrl: tdb.url, ports });
     procs.set(name, p);
     return p;
   };
@@ -64,11 +65,13 @@ describe("a cluster of real processes", () => {
     world = await startWorld();
     await configureCluster(db, world, TIMING);
     accounts = await createAccounts(db, 20);
-    // One after the other: ports found free at the same moment could be the same port.
-    await start("fe1", "frontend", "locally-for-others");
-    await start("fe2", "frontend", "locally-for-others");
-    await start("be1", "backend", "locally");
-    await start("be2", "backend", "locally");
+    const ports = await freePorts(8);
+    await Promise.all([
+      start("fe1", "frontend", "locally-for-others", [ports[0], ports[1]]),
+      start("fe2", "frontend", "locally-for-others", [ports[2], ports[3]]),
+      start("be1", "backend", "locally", [ports[4], ports[5]]),
+      start("be2", "backend", "locally", [ports[6], ports[7]]),
+    ]);
   }, 120_000);
 
   afterAll(async () => {
@@ -207,7 +210,14 @@ describe("a cluster of real processes", () => {
     } finally {
       for (const c of clients) c.close();
     }
-    await until(async () => (await queued()) === 0, `nothing left queued\n${output()}`, 90_000, 200);
+    // Done with failures but no DSN pass yet would look like "nothing queued": wait for both.
+    const unreported = () =>
+      count(
+        db,
+        sql`SELECT count(*)::int AS n FROM messages m WHERE m.done_at IS NOT NULL AND m.dsn_checked_at IS NULL
+            AND EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.state = 'failed')`,
+      );
+    await until(async () => (await unreported()) === 0 && (await queued()) === 0, `nothing left queued\n${output()}`, 90_000, 200);
 
     // Every local recipient stored exactly once.
     expect(await count(db, sql`SELECT count(*)::int AS n FROM mailbox_messages WHERE subject LIKE 's4-%'`)).toBe(expected.local);
@@ -219,7 +229,21 @@ describe("a cluster of real processes", () => {
     expect(new Set(delivered).size).toBe(expected.external);
     // Every refused one bounced: one DSN per message, to the sender, from the null sender.
     const dsns = world.sink.messages.filter((m) => m.from === "" && m.to.some((t) => t.address === SENDER) && m.content.includes("refused"));
-    expect(dsns.length).toBe(expected.refused);
+    const dsnFor = dsns.map((m) => /Message-ID: <(s4-\d+)@cluster.test>/i.exec(m.content.toString())?.[1] ?? "?");
+    const dupes = dsnFor.filter((id, i) => dsnFor.indexOf(id) !== i);
+    // Should a DSN arrive twice, say which and how it went through the queue.
+    const diag =
+      dupes.length > 0
+        ? {
+            dupes,
+            rows: await Promise.all(dupes.map((d) => queueRows(db, d))),
+            dsnAttempts: await queryRows(
+              db,
+              sql`SELECT a.message_id, a.member, a.outcome, a.reply_text FROM attempts a JOIN messages m ON m.id = a.message_id WHERE m.kind = 'dsn' ORDER BY a.id`,
+            ),
+          }
+        : {};
+    expect(dsns.length, JSON.stringify(diag)).toBe(expected.refused);
     expect(await count(db, sql`SELECT count(*)::int AS n FROM recipients WHERE state = 'failed' AND address NOT LIKE 'refused%'`)).toBe(0);
   }, 180_000);
 });

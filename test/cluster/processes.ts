@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:net";
 import type { Role, SubmitMode } from "../../src/domain/types.ts";
-import { freePort } from "../helpers/ports.ts";
 import { exited, startMember } from "../helpers/spawn.ts";
 import { until } from "../helpers/until.ts";
 
@@ -20,6 +20,32 @@ export interface SpawnOptions {
   submit: SubmitMode;
   databaseUrl: string;
   env?: Record<string, string>;
+  /** SMTP and HTTP port; found free here when not given. */
+  ports?: [number, number];
+}
+
+/**
+ * `n` distinct ports that were free a moment ago: all listened on at once, so none is handed
+ * out twice (members started in parallel must not race for one port).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const srv = createServer();
+      servers.push(srv);
+      await new Promise<void>((resolve, reject) => {
+        srv.once("error", reject);
+        srv.listen(0, "127.0.0.1", () => resolve());
+      });
+    }
+    return servers.map((srv) => {
+      const address = srv.address();
+      return typeof address === "object" && address ? address.port : 0;
+    });
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+  }
 }
 
 async function healthy(port: number): Promise<boolean> {
@@ -35,9 +61,7 @@ async function healthy(port: number): Promise<boolean> {
  * registered) and, for a frontend, SMTP listens. Ports are found free by the test, never fixed.
  */
 export async function spawnMember(o: SpawnOptions): Promise<MemberProcess> {
-  const smtpPort = await freePort();
-  let httpPort = await freePort();
-  while (httpPort === smtpPort) httpPort = await freePort();
+  const [smtpPort, httpPort] = o.ports ?? (await freePorts(2));
   const args = ["--name", o.name, "--role", o.role, "--submit", o.submit, "--smtp-port", String(smtpPort), "--http-port", String(httpPort)];
   const m = startMember(args, { DATABASE_URL: o.databaseUrl, LOG_LEVEL: "info", ...o.env });
   const proc: MemberProcess = { name: o.name, role: o.role, smtpPort, httpPort, child: m.child, output: m.output };
