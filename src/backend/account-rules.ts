@@ -1,44 +1,6 @@
-import type { Headers } from "./headers.ts";
-
-/**
- * The seam between delivery and the Account-Level Rules engine (src/rules/): the store asks a
- * runner what to do with one message for one account, and applies the answer. The engine
- * evaluates the domain's rules then the account's; this module only fixes the contract.
- */
-export interface AccountRuleInput {
-  account: string;
-  domain: string;
-  headers: Headers;
-  envelope: { sender: string; recipient: string };
-  size: number;
-  /** The message was submitted by an authenticated client. */
-  authenticated: boolean;
-  /** The raw rule sets stored on the domain and the account (JSON), as the engine reads them. */
-  domainRules: unknown;
-  accountRules: unknown;
-}
-
-export type AccountRuleAction =
-  /** File the message in this folder (created on demand). */
-  | { kind: "store"; folder: string }
-  /** Drop it: nothing stored, 2xx to the sender. */
-  | { kind: "discard" }
-  /** Refuse it: 5xx with this text; the sender gets a DSN. */
-  | { kind: "reject"; text: string }
-  /** Send it on to these addresses instead of keeping it (envelope sender unchanged). */
-  | { kind: "redirect"; to: string[] }
-  /** Send a copy to these addresses and keep it too. */
-  | { kind: "forward"; to: string[] }
-  /** Vacation reply to the sender, at most once per sender per `days`. */
-  | { kind: "auto-reply"; subject?: string; text: string; days?: number }
-  /** IMAP flags on the stored copy (\\Flagged, \\Seen...). */
-  | { kind: "flags"; flags: string[] }
-  /** Evaluate no further rules. */
-  | { kind: "stop" };
-
-export interface AccountRuleRunner {
-  run(input: AccountRuleInput): AccountRuleAction[] | Promise<AccountRuleAction[]>;
-}
+// The seam's types live in the leaf module shared with the engine.
+export type { AccountRuleAction, AccountRuleInput, AccountRuleRunner } from "../domain/account-rules.ts";
+import type { AccountRuleAction, AccountRuleRunner } from "../domain/account-rules.ts";
 
 /** No rules engine: every message is stored in INBOX. */
 export const defaultAccountRuleRunner: AccountRuleRunner = {

@@ -1,34 +1,12 @@
+import type { AccountRuleAction, AccountRuleInput } from "../domain/account-rules.ts";
 import { evaluate } from "./evaluate.ts";
 import { MessageHeaders } from "./headers.ts";
 import { EMPTY_RULE_SET, type RuleScope, type RuleSet } from "./model.ts";
 import { validateRuleSet } from "./validate.ts";
 
-/**
- * The engine behind the backend's AccountRuleRunner seam (src/backend/account-rules.ts). The
- * shapes are restated here rather than imported so the engine does not depend on the backend;
- * TypeScript checks that they fit where the runner is plugged in.
- */
-export interface RunnerInput {
-  account: string;
-  domain: string;
-  /** Header fields, names lower-cased, values unfolded (not yet RFC 2047-decoded). */
-  headers: ReadonlyMap<string, readonly string[]>;
-  envelope: { sender: string; recipient: string };
-  size: number;
-  authenticated: boolean;
-  domainRules: unknown;
-  accountRules: unknown;
-}
-
-export type RunnerAction =
-  | { kind: "store"; folder: string }
-  | { kind: "discard" }
-  | { kind: "reject"; text: string }
-  | { kind: "redirect"; to: string[] }
-  | { kind: "forward"; to: string[] }
-  | { kind: "auto-reply"; subject?: string; text: string; days?: number }
-  | { kind: "flags"; flags: string[] }
-  | { kind: "stop" };
+/** The engine behind the backend's AccountRuleRunner seam (src/domain/account-rules.ts). */
+export type RunnerInput = AccountRuleInput;
+export type RunnerAction = AccountRuleAction;
 
 export interface EngineRunnerOptions {
   /** A stored rule set that does not validate (edited by hand in SQL) is skipped and reported here. */
