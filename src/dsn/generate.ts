@@ -54,11 +54,12 @@ interface MessageRow {
 export async function runFailureDsnPass(ctx: AppContext, o: { messageIds?: number[]; limit?: number } = {}): Promise<DsnPassSummary> {
   const summary: DsnPassSummary = { checked: 0, sent: 0, dropped: 0 };
   const limit = o.limit ?? 200;
-  const processor = await chooseProcessor(ctx);
+  summary.checked += await markNoDsnNeeded(ctx, o.messageIds);
   // A message whose report fails (bad data, a bug) is left for the next pass and skipped in this
   // one, so it cannot hold up the DSNs of every message after it.
   const failing: number[] = [];
-  while (summary.checked + failing.length < limit) {
+  const fastChecked = summary.checked;
+  while (summary.checked - fastChecked + failing.length < limit) {
     let current: number | null = null;
     const more = await ctx.db
       .transaction(async (tx) => {
@@ -82,7 +83,7 @@ export async function runFailureDsnPass(ctx: AppContext, o: { messageIds?: numbe
           createdAt: date(r.created_at),
           sizeBytes: num(r.size_bytes),
         };
-        const outcome = await reportOn(ctx, tx, message, processor);
+        const outcome = await reportOn(ctx, tx, message);
         if (outcome === "sent") summary.sent += 1;
         if (outcome === "dropped") summary.dropped += 1;
         await tx.execute(sql`UPDATE messages SET dsn_checked_at = ${ts(ctx.clock.now())} WHERE id = ${message.id}`);
@@ -98,6 +99,28 @@ export async function runFailureDsnPass(ctx: AppContext, o: { messageIds?: numbe
     if (!more) break;
   }
   return summary;
+}
+
+/**
+ * Most done messages need no report: nothing failed and nobody asked for NOTIFY=SUCCESS.
+ * Mark those in one statement, so only the few that need a DSN take the per-message
+ * transaction below. A DSN message that failed is not skipped here (it goes to postmaster).
+ */
+async function markNoDsnNeeded(ctx: AppContext, messageIds: number[] | undefined): Promise<number> {
+  const scope = messageIds
+    ? sql`id = ANY(${pgArray(messageIds)}::bigint[])`
+    : sql`id IN (SELECT id FROM messages WHERE done_at IS NOT NULL AND dsn_checked_at IS NULL ORDER BY done_at LIMIT 5000)`;
+  const rows = await queryRows(
+    ctx.db,
+    sql`
+      UPDATE messages m SET dsn_checked_at = ${ts(ctx.clock.now())}
+      WHERE ${scope} AND m.done_at IS NOT NULL AND m.dsn_checked_at IS NULL
+        AND NOT EXISTS (
+          SELECT 1 FROM recipients r
+          WHERE r.message_id = m.id AND (r.state = 'failed' OR upper(coalesce(r.dsn_notify, '')) LIKE '%SUCCESS%'))
+      RETURNING m.id`,
+  );
+  return rows.length;
 }
 
 async function recipientReports(tx: Executor, messageId: number, states: string[]): Promise<Array<DsnRecipientReport & { notify: string[] | null }>> {
@@ -124,7 +147,7 @@ async function recipientReports(tx: Executor, messageId: number, states: string[
   });
 }
 
-async function reportOn(ctx: AppContext, tx: Executor, m: MessageRow, processor: string | null): Promise<"sent" | "dropped" | "none"> {
+async function reportOn(ctx: AppContext, tx: Executor, m: MessageRow): Promise<"sent" | "dropped" | "none"> {
   const all = await recipientReports(tx, m.id, ["failed", "delivered"]);
   if (m.kind === "dsn") {
     // A DSN we could not deliver: to postmaster once; the postmaster copy itself is dropped.
@@ -135,7 +158,7 @@ async function reportOn(ctx: AppContext, tx: Executor, m: MessageRow, processor:
       ctx.logger.warn({ messageId: m.id, recipients: failed.map((r) => r.address) }, "undeliverable DSN to postmaster dropped");
       return "dropped";
     }
-    await submitDsn(ctx, tx, m, "failure", postmasterAddress(ctx), failed, "HDRS", processor);
+    await submitDsn(ctx, tx, m, "failure", postmasterAddress(ctx), failed, "HDRS");
     return "sent";
   }
   // Null sender: never a bounce to a bounce (RFC 5321 §4.5.5).
@@ -146,7 +169,7 @@ async function reportOn(ctx: AppContext, tx: Executor, m: MessageRow, processor:
   if (reports.length === 0) return "none";
   const kind = reports.some((r) => r.action === "failed") ? "failure" : "success";
   const ret = m.ret === "FULL" || m.ret === "HDRS" ? m.ret : m.sizeBytes <= FULL_RETURN_LIMIT ? "FULL" : "HDRS";
-  await submitDsn(ctx, tx, m, kind, m.sender, reports, ret, processor);
+  await submitDsn(ctx, tx, m, kind, m.sender, reports, ret);
   return "sent";
 }
 
@@ -158,8 +181,9 @@ async function submitDsn(
   to: string,
   recipients: DsnRecipientReport[],
   ret: "FULL" | "HDRS",
-  processor: string | null,
 ): Promise<void> {
+  // Chosen only when a DSN is really sent: a remotely member's fallback is logged and counted.
+  const processor = await chooseProcessor(ctx);
   const original = (await readMessageBody(tx, m.id)) ?? new Uint8Array();
   const now = ctx.clock.now();
   const content = composeDsn({
@@ -199,7 +223,6 @@ export async function runDelayDsnPass(ctx: AppContext, o: { limit?: number } = {
   const now = ctx.clock.now();
   const cutoff = new Date(now.getTime() - after * 1000);
   const lifetime = ctx.settings().queue_lifetime_seconds;
-  const processor = await chooseProcessor(ctx);
   await ctx.db.transaction(async (tx) => {
     const rows = await queryRows(
       tx,
@@ -241,7 +264,7 @@ export async function runDelayDsnPass(ctx: AppContext, o: { limit?: number } = {
         willRetryUntil: new Date(date(row.queued_at).getTime() + lifetime * 1000),
       }));
       // A delay notice never carries the whole message: the headers identify it.
-      await submitDsn(ctx, tx, m, "delay", m.sender, reports, "HDRS", processor);
+      await submitDsn(ctx, tx, m, "delay", m.sender, reports, "HDRS");
       await tx.execute(sql`UPDATE recipients SET delay_notified_at = ${ts(now)} WHERE id = ANY(${pgArray(group.map((row) => num(row.id)))}::bigint[])`);
       summary.checked += group.length;
       summary.sent += 1;
