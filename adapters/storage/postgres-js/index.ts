@@ -18,6 +18,13 @@ export function openPostgresJs(url: string, options: PostgresJsOptions = {}): St
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? "mailcluster" },
   });
+  // drizzle runs raw sql`` with prepare: false, so postgres.js describes every statement before
+  // binding it: two round trips per query, and a fresh plan each time. Our hot statements
+  // (submit, claim, record outcomes) are single statements with a fixed text: let postgres.js
+  // prepare and cache them per connection.
+  const unsafe = client.unsafe.bind(client);
+  client.unsafe = ((query: string, params?: unknown[], opts?: { prepare?: boolean }) =>
+    unsafe(query, params as never, { ...opts, prepare: true })) as typeof client.unsafe;
   const db: Db = drizzle(client, { schema });
   return {
     name: "postgres-js",
