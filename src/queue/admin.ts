@@ -1,8 +1,9 @@
 import { type SQL, sql } from "drizzle-orm";
+import { retryOnDeadlock } from "../db/deadlock.ts";
 import type { Executor } from "../db/db.ts";
 import { dateOrNull, date, num, numOrNull, pgArray, queryRows, str, strOrNull, ts } from "../db/rows.ts";
 import type { RecipientState } from "../domain/types.ts";
-import { QUEUE_CHANNEL } from "./channel.ts";
+import { wakeWorkers } from "./wake-up.ts";
 
 /**
  * Queue operations for operators (admin API, CLI, WebAdmin), each one statement with its SQL
@@ -54,10 +55,6 @@ async function ensureTarget(db: Executor, t: QueueTarget): Promise<void> {
   if (rows.length === 0) throw new QueueAdminError(`no queue message ${t.messageId}`, 404);
 }
 
-async function wakeWorkers(db: Executor): Promise<void> {
-  await db.execute(sql`SELECT pg_notify(${QUEUE_CHANNEL}, '')`);
-}
-
 /** Due now. Rows in flight keep their lease and their worker. */
 export async function retryQueue(db: Executor, t: QueueTarget, now: Date): Promise<QueueOpResult> {
   await ensureTarget(db, t);
@@ -68,7 +65,7 @@ export async function retryQueue(db: Executor, t: QueueTarget, now: Date): Promi
           AND (r.locked_until IS NULL OR r.locked_until < ${ts(now)})
         RETURNING r.message_id`,
   );
-  if (rows.length > 0) await wakeWorkers(db);
+  if (rows.length > 0) await wakeWorkers(db, "");
   return summarise(rows);
 }
 
@@ -93,7 +90,7 @@ export async function releaseQueue(db: Executor, t: QueueTarget, now: Date): Pro
         WHERE ${targetSql(t)} AND r.state = 'held'
         RETURNING r.message_id`,
   );
-  if (rows.length > 0) await wakeWorkers(db);
+  if (rows.length > 0) await wakeWorkers(db, "");
   return summarise(rows);
 }
 
@@ -397,21 +394,8 @@ export function isQueueAction(value: string): value is QueueAction {
  * a worker recording outcomes for the same rows in another order; PostgreSQL then aborts one
  * side. Every operation is atomic, so running it again is safe.
  */
-export async function applyQueueAction(db: Executor, action: QueueAction, t: QueueTarget, now: Date, actor = "admin"): Promise<QueueOpResult> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await runQueueAction(db, action, t, now, actor);
-    } catch (err) {
-      if (attempt >= 5 || !isDeadlock(err)) throw err;
-    }
-  }
-}
-
-function isDeadlock(err: unknown): boolean {
-  for (let e: unknown = err; e && typeof e === "object"; e = "cause" in e ? e.cause : null) {
-    if ("code" in e && e.code === "40P01") return true;
-  }
-  return false;
+export function applyQueueAction(db: Executor, action: QueueAction, t: QueueTarget, now: Date, actor = "admin"): Promise<QueueOpResult> {
+  return retryOnDeadlock(() => runQueueAction(db, action, t, now, actor));
 }
 
 function runQueueAction(db: Executor, action: QueueAction, t: QueueTarget, now: Date, actor: string): Promise<QueueOpResult> {

@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { retryOnDeadlock } from "../db/deadlock.ts";
 import type { DeliveryOutcome, Random, SmtpReply } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import { num, pgArray, queryRows, str, ts } from "../db/rows.ts";
@@ -116,7 +117,9 @@ export async function recordOutcomes(db: Executor, p: RecordOutcomesParams): Pro
       SELECT 'message' AS what, id, CASE WHEN done_at IS NULL THEN 'open' ELSE 'done' END FROM msg
       UNION ALL
       SELECT 'attempts' AS what, count(*)::bigint, '' FROM att`;
-  const rows = await withDeadlockRetry(() => queryRows(db, statement));
+  // Two members finishing recipients of the same messages in opposite order can deadlock on the
+  // messages rows; the statement is atomic, so it is simply run again.
+  const rows = await retryOnDeadlock(() => queryRows(db, statement));
 
   const written = new Set<number>();
   const doneMessageIds: number[] = [];
@@ -142,20 +145,4 @@ function plan(r: AttemptResult, p: RecordOutcomesParams): RecordedRecipient {
   const deadline = recipient.queuedAt.getTime() + p.policy.lifetimeSeconds * 1000;
   const next = Math.min(p.now.getTime() + retryDelayMs(p.policy, recipient.attempts + 1, p.random), deadline);
   return { ...base, state: "queued", nextAttemptAt: new Date(next), reply: outcome.reply };
-}
-
-/**
- * Two members finishing recipients of the same two messages in opposite order can deadlock on
- * the messages rows; PostgreSQL aborts one statement. It is atomic, so running it again is safe.
- */
-async function withDeadlockRetry<T>(run: () => Promise<T>, tries = 5): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await run();
-    } catch (err) {
-      const code = err && typeof err === "object" && "code" in err ? String(err.code) : "";
-      const cause = err && typeof err === "object" && "cause" in err && err.cause && typeof err.cause === "object" && "code" in err.cause ? String(err.cause.code) : "";
-      if (i >= tries || (code !== "40P01" && cause !== "40P01")) throw err;
-    }
-  }
 }
