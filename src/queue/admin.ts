@@ -1,4 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
+import { settleMessages } from "./settle-messages.ts";
 import { retryOnDeadlock } from "../db/deadlock.ts";
 import type { Executor } from "../db/db.ts";
 import { dateOrNull, date, num, numOrNull, pgArray, queryRows, str, strOrNull, ts } from "../db/rows.ts";
@@ -124,10 +125,7 @@ export async function bounceQueue(db: Executor, t: QueueTarget, now: Date, actor
       ),
       fin AS (SELECT message_id, count(*)::int AS n FROM upd GROUP BY message_id),
       msg AS (
-        UPDATE messages m
-        SET pending_recipients = m.pending_recipients - fin.n,
-            done_at = CASE WHEN m.pending_recipients - fin.n <= 0 THEN ${ts(now)} ELSE NULL END
-        FROM fin WHERE m.id = fin.message_id
+        ${settleMessages(now)}
         RETURNING m.id
       ),
       log AS (
@@ -172,10 +170,7 @@ export async function deleteQueue(db: Executor, t: QueueTarget, now: Date): Prom
         del AS (DELETE FROM recipients r USING target WHERE r.id = target.id RETURNING r.message_id),
         fin AS (SELECT message_id, count(*)::int AS n FROM del GROUP BY message_id),
         msg AS (
-          UPDATE messages m
-          SET pending_recipients = m.pending_recipients - fin.n,
-              done_at = CASE WHEN m.pending_recipients - fin.n <= 0 THEN ${ts(now)} ELSE NULL END
-          FROM fin WHERE m.id = fin.message_id
+          ${settleMessages(now)}
           RETURNING m.id
         )
         SELECT message_id FROM del`,

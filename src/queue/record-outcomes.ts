@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { settleMessages } from "./settle-messages.ts";
 import { retryOnDeadlock } from "../db/deadlock.ts";
 import type { DeliveryOutcome, Random, SmtpReply } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
@@ -99,11 +100,7 @@ export async function recordOutcomes(db: Executor, p: RecordOutcomesParams): Pro
         SELECT message_id, count(*)::int AS n FROM upd WHERE state IN ('delivered', 'failed') GROUP BY message_id
       ),
       msg AS (
-        UPDATE messages m
-        SET pending_recipients = m.pending_recipients - fin.n,
-            done_at = CASE WHEN m.pending_recipients - fin.n <= 0 THEN ${ts(p.now)} ELSE NULL END
-        FROM fin
-        WHERE m.id = fin.message_id
+        ${settleMessages(p.now)}
         RETURNING m.id, m.done_at
       ),
       att AS (
