@@ -4,8 +4,13 @@ export function isBun(): boolean {
   return typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 }
 
-/** Pick the adapter for the runtime we are on; imported lazily so Node never loads Bun code and vice versa. */
+export function isDeno(): boolean {
+  return typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+}
+
+/** Pick the adapter for the runtime we are on; imported lazily so no runtime loads another's code. */
 export async function detectRuntime(): Promise<Runtime> {
   if (isBun()) return (await import("./bun.ts")).bunRuntime;
+  if (isDeno()) return (await import("./deno/index.ts")).denoRuntime;
   return (await import("./node.ts")).nodeRuntime;
 }
