@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import type { Config } from "./config.ts";
+import type { Directory } from "./accounts/directory.ts";
 import type { Clock, Random } from "./domain/types.ts";
 import type { Db } from "./db/db.ts";
 import type { Storage } from "./db/storage.ts";
@@ -20,6 +21,8 @@ export interface AppContext {
   random: Random;
   logger: Logger;
   metrics: Metrics;
+  /** Domains, accounts and aliases in memory, kept fresh by NOTIFY and a version poll. */
+  directory: Directory;
   /** Current cluster-wide settings (refreshed periodically). */
   settings(): Settings;
   /** Round trip to the database (health checks). */

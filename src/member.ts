@@ -5,6 +5,7 @@ import type { Config } from "./config.ts";
 import type { Clock, Random } from "./domain/types.ts";
 import type { Storage } from "./db/storage.ts";
 import { migrate } from "./db/migrate.ts";
+import { Directory } from "./accounts/directory.ts";
 import { loadSettings, type Settings } from "./cluster/settings.ts";
 import { Membership } from "./cluster/membership.ts";
 import { ClusterView } from "./cluster/cluster-view.ts";
@@ -68,6 +69,7 @@ export class Member {
       random: o.random ?? systemRandom,
       logger: o.logger,
       metrics: new Metrics(),
+      directory: new Directory(db, o.logger),
       settings: () => this.currentSettings,
       ping: async () => {
         await db.execute(sql`SELECT 1`);
@@ -106,6 +108,7 @@ export class Member {
   private async boot(): Promise<void> {
     const { ctx } = this;
     const components = this.o.components ?? [];
+    await ctx.directory.start({ listen: ctx.storage.capabilities.listenNotify ? (ch, fn) => ctx.storage.listen(ch, fn) : undefined });
     for (const c of components) await c.prepare?.(ctx);
 
     const app = createHttpApp(ctx);
@@ -198,6 +201,7 @@ export class Member {
     const components = [...(this.o.components ?? [])].reverse();
     for (const c of components) await c.stop?.().catch((err) => log.warn({ err: coerceError(err).message, component: c.name }, "stop failed"));
     await this.unlisten?.().catch(() => {});
+    await this.ctx.directory.stop();
     await this.coordinator?.stop();
     await this.worker?.stop();
     await closeRelay(this.ctx).catch(() => {});

@@ -9,6 +9,7 @@ import { openPostgresJs } from "../../adapters/storage/postgres-js/index.ts";
 import type { AppContext } from "../../src/app-context.ts";
 import { loadSettings, type Settings } from "../../src/cluster/settings.ts";
 import { loadConfig } from "../../src/config.ts";
+import { Directory } from "../../src/accounts/directory.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
 import { generateSelfSigned } from "../../src/smtp/tls.ts";
 import { startSmtpFrontend } from "../../src/smtp/frontend.ts";
@@ -28,6 +29,7 @@ const ctx: AppContext = {
   random: systemRandom,
   logger: silentLogger,
   metrics: new Metrics(),
+  directory: new Directory(storage.db),
   settings: () => settings,
   ping: async () => {
     await storage.db.execute(sql`SELECT 1`);

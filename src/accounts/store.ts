@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import type { Executor } from "../db/db.ts";
 import { accounts, aliases, domains, mailboxFolders } from "../db/schema/index.ts";
 import { domainOf } from "../domain/address.ts";
+import { noteDirectoryWrite } from "./directory-writes.ts";
 import { hashPassword } from "./password.ts";
 
 /** Domains, accounts and aliases: the administration primitives the CLI and the admin API share. */
@@ -41,12 +42,14 @@ export async function addDomain(db: Executor, name: string): Promise<string> {
   const d = validateDomain(name);
   const rows = await db.insert(domains).values({ name: d }).onConflictDoNothing().returning({ name: domains.name });
   if (rows.length === 0) throw new AccountError(`domain ${d} exists already`, 409);
+  noteDirectoryWrite();
   return d;
 }
 
 export async function removeDomain(db: Executor, name: string): Promise<void> {
   const rows = await db.delete(domains).where(eq(domains.name, name.toLowerCase())).returning({ name: domains.name });
   if (rows.length === 0) throw new AccountError(`no domain ${name}`, 404);
+  noteDirectoryWrite();
 }
 
 export async function listDomains(db: Executor) {
@@ -81,12 +84,14 @@ export async function addAccount(db: Executor, input: NewAccount): Promise<strin
     if (rows.length === 0) throw new AccountError(`account ${address} exists already`, 409);
     await tx.insert(mailboxFolders).values({ account: address, name: "INBOX" });
   });
+  noteDirectoryWrite();
   return address;
 }
 
 export async function removeAccount(db: Executor, address: string): Promise<void> {
   const rows = await db.delete(accounts).where(eq(accounts.address, canonicalAddress(address))).returning({ a: accounts.address });
   if (rows.length === 0) throw new AccountError(`no account ${address}`, 404);
+  noteDirectoryWrite();
 }
 
 export async function listAccounts(db: Executor, domain?: string) {
@@ -116,12 +121,14 @@ export async function addAlias(db: Executor, address: string, targets: string[])
     const rows = await tx.insert(aliases).values({ address: a, domain, targets: t.join(",") }).onConflictDoNothing().returning({ a: aliases.address });
     if (rows.length === 0) throw new AccountError(`alias ${a} exists already`, 409);
   });
+  noteDirectoryWrite();
   return a;
 }
 
 export async function removeAlias(db: Executor, address: string): Promise<void> {
   const rows = await db.delete(aliases).where(eq(aliases.address, canonicalAddress(address))).returning({ a: aliases.address });
   if (rows.length === 0) throw new AccountError(`no alias ${address}`, 404);
+  noteDirectoryWrite();
 }
 
 export async function listAliases(db: Executor) {

@@ -1,4 +1,5 @@
 import { eq, sql } from "drizzle-orm";
+import { noteDirectoryWrite } from "../accounts/directory-writes.ts";
 import { AccountError, canonicalAddress } from "../accounts/store.ts";
 import type { Executor } from "../db/db.ts";
 import { queryRows } from "../db/rows.ts";
@@ -44,6 +45,7 @@ export async function setAccountRules(db: Executor, address: string, input: unkn
   const a = canonicalAddress(address);
   const rows = await db.update(accounts).set({ rules: ruleSet }).where(eq(accounts.address, a)).returning({ a: accounts.address });
   if (rows.length === 0) throw new AccountError(`no account ${a}`, 404);
+  noteDirectoryWrite();
   return ruleSet;
 }
 
@@ -59,6 +61,7 @@ export async function setDomainRules(db: Executor, domain: string, input: unknow
   const d = domain.trim().toLowerCase();
   const rows = await db.update(domains).set({ rules: ruleSet }).where(eq(domains.name, d)).returning({ d: domains.name });
   if (rows.length === 0) throw new AccountError(`no domain ${d}`, 404);
+  noteDirectoryWrite();
   return ruleSet;
 }
 

@@ -2,7 +2,6 @@ import type { AppContext } from "../app-context.ts";
 import type { Db } from "../db/db.ts";
 import type { SubmitInput, SubmitResult } from "../queue/submit.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
-import type { RecipientCache } from "./recipient-cache.ts";
 import type { RelayPolicy } from "./relay-policy.ts";
 import type { SubmissionRules } from "./rules-hook.ts";
 
@@ -10,7 +9,6 @@ import type { SubmissionRules } from "./rules-hook.ts";
 export interface FrontendDeps {
   ctx: AppContext;
   relay: RelayPolicy;
-  recipients: RecipientCache;
   throttle: AuthThrottle;
   rules: SubmissionRules;
   submit: (db: Db, input: SubmitInput) => Promise<SubmitResult>;

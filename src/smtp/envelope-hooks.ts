@@ -45,7 +45,9 @@ async function checkRecipient(deps: FrontendDeps, address: SMTPServerAddress, se
   const checked = checkAddress(address.address, "recipient", session.envelope.smtpUtf8 === true);
   if (isAddressError(checked)) return checked;
   if (!checked.ipLiteral) {
-    const found = await deps.recipients.resolve(checked.address);
+    // From memory: no query unless this process just changed the directory (see directory.ts).
+    await deps.ctx.directory.whenFresh();
+    const found = deps.ctx.directory.resolve(checked.address);
     switch (found.kind) {
       case "account":
         return found.enabled ? null : smtpError(550, "5.2.1", `mailbox <${checked.address}> is disabled`);

@@ -10,7 +10,6 @@ import { MailclusterSmtpServer } from "./connection.ts";
 import { onData } from "./data-handler.ts";
 import type { FrontendDeps } from "./deps.ts";
 import { onMailFrom, onRcptTo } from "./envelope-hooks.ts";
-import { RecipientCache } from "./recipient-cache.ts";
 import { RelayPolicy } from "./relay-policy.ts";
 import { smtpError } from "./reply.ts";
 import { acceptAllRules, type SubmissionRules } from "./rules-hook.ts";
@@ -56,7 +55,6 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
       memberTimeoutSeconds: () => ctx.settings().member_timeout_seconds,
       onInvalidNetwork: (entries) => logger.warn({ entries }, "trusted_networks: ignoring entries that are not CIDRs"),
     }),
-    recipients: new RecipientCache(ctx.db, ctx.clock, () => ctx.settings().smtp_recipient_cache_seconds),
     throttle: new AuthThrottle(ctx.clock),
     rules: options.rules ?? acceptAllRules,
     submit: options.submit ?? submitMessage,

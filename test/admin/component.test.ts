@@ -5,6 +5,7 @@ import { loadConfig } from "../../src/config.ts";
 import { adminComponent } from "../../src/http/admin/component.ts";
 import { resolveAdminToken } from "../../src/http/admin/token.ts";
 import { createHttpApp } from "../../src/http/app.ts";
+import { Directory } from "../../src/accounts/directory.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
 import { ManualClock, systemRandom } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";
@@ -21,6 +22,7 @@ function context(adminToken: string | null): AppContext {
     random: systemRandom,
     logger: silentLogger,
     metrics: new Metrics(),
+    directory: new Directory(tdb.storage.db),
     settings: () => ({ ...DEFAULT_SETTINGS }),
     ping: async () => {},
     httpMounts: [],

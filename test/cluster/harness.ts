@@ -6,6 +6,7 @@ import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { SubmitMode } from "../../src/domain/types.ts";
 import type { Storage } from "../../src/db/storage.ts";
+import { Directory } from "../../src/accounts/directory.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
 import { QueueWorker } from "../../src/queue/worker.ts";
 import type { ManualClock } from "../../src/util/clock.ts";
@@ -48,6 +49,7 @@ export class TestMember {
       random: { next: () => 0.5 },
       logger: silentLogger,
       metrics: new Metrics(),
+      directory: new Directory(storage.db),
       settings: () => settings,
       ping: async () => {},
       httpMounts: [],

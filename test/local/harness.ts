@@ -11,6 +11,7 @@ import type { Clock } from "../../src/domain/types.ts";
 import type { Storage } from "../../src/db/storage.ts";
 import { num, queryRows } from "../../src/db/rows.ts";
 import { createHttpApp } from "../../src/http/app.ts";
+import { Directory } from "../../src/accounts/directory.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
 import { claimRecipients } from "../../src/queue/claim.ts";
 import { recordOutcomes } from "../../src/queue/record-outcomes.ts";
@@ -31,6 +32,7 @@ export function testContext(storage: Storage, name: string, clock: Clock, overri
     random: { next: () => 0.5 },
     logger: silentLogger,
     metrics: new Metrics(),
+    directory: new Directory(storage.db),
     settings: () => settings,
     ping: async () => {},
     httpMounts: [],

@@ -1,3 +1,4 @@
+import { Directory } from "../../src/accounts/directory.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
 import type { AppContext } from "../../src/app-context.ts";
 import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
@@ -18,6 +19,7 @@ export function testContext(storage: Storage, clock: Clock, o: { settings?: Part
     random: o.random ?? { next: () => 0.5 },
     logger: silentLogger,
     metrics: new Metrics(),
+    directory: new Directory(storage.db),
     settings: () => settings,
     ping: async () => {},
     httpMounts: [],

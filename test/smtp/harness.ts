@@ -6,6 +6,7 @@ import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { Storage } from "../../src/db/storage.ts";
 import { queryRows, num, str } from "../../src/db/rows.ts";
+import { Directory } from "../../src/accounts/directory.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createLogger, silentLogger } from "../../src/util/logger.ts";
@@ -41,6 +42,7 @@ export async function startHarness(storage: Storage, overrides: Partial<Settings
     // SMTP_TEST_LOG=debug shows the frontend's log when a test needs explaining.
     logger: process.env.SMTP_TEST_LOG ? createLogger(process.env.SMTP_TEST_LOG) : silentLogger,
     metrics: new Metrics(),
+    directory: new Directory(storage.db),
     settings: () => settings,
     ping: async () => {},
     httpMounts: [],

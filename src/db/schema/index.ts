@@ -7,3 +7,4 @@ export * from "./routes.ts";
 export * from "./settings.ts";
 export * from "./mailbox.ts";
 export * from "./rules.ts";
+export * from "./directory.ts";
