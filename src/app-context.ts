@@ -29,6 +29,11 @@ export interface AppContext {
   ping(): Promise<void>;
   /** Route groups to mount on the HTTP app (admin API, delivery channel, WebAdmin). */
   httpMounts: Array<(app: Hono) => void>;
+  /**
+   * Wakes this member's queue worker in process; false when it runs none. Submitters use it
+   * instead of a NOTIFY round trip for work only this member processes.
+   */
+  nudgeLocalWorker?: () => boolean;
   /** Own submit mode and who is alive, refreshed with every heartbeat (absent in bare test contexts). */
   cluster?: ClusterView;
 }

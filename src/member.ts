@@ -76,6 +76,10 @@ export class Member {
       },
       httpMounts: [],
       cluster: this.view,
+      nudgeLocalWorker: () => {
+        this.worker?.nudge();
+        return this.worker !== null;
+      },
     };
   }
 

@@ -53,3 +53,23 @@ async function send(db: Executor, state: State): Promise<void> {
     state.inFlight = false;
   }
 }
+
+/** The member's own queue worker, nudged in process (no NOTIFY round trip). */
+export interface LocalWake {
+  member: string;
+  /** Wakes the local worker; false when this member runs none. */
+  nudge: () => boolean;
+}
+
+/**
+ * One wake-up for everything one commit wrote (a group commit: many messages). When every
+ * message is this member's own to process and its worker runs here, the worker is nudged in
+ * process; otherwise one coalesced NOTIFY (wakeWorkers) reaches the other members.
+ */
+export function wakeProcessors(db: Executor, processors: ReadonlySet<string | null>, local?: LocalWake): void {
+  if (processors.size === 0) return;
+  const onlyOwn = local !== undefined && processors.size === 1 && processors.has(local.member);
+  if (onlyOwn && local.nudge()) return;
+  const [first] = processors;
+  void wakeWorkers(db, processors.size === 1 ? (first ?? "") : "");
+}

@@ -105,7 +105,7 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, chunks: Bu
   const head = Buffer.from(trace + extra, "utf8");
   const content = Buffer.concat([head, ...chunks], head.byteLength + bytes);
   chunks.length = 0;
-  const result = await deps.submit(ctx.db, {
+  const result = await deps.submit({
     envelope: verdict.recipients ? { ...envelope, recipients: verdict.recipients } : envelope,
     content,
     client,

@@ -1,5 +1,4 @@
 import type { AppContext } from "../app-context.ts";
-import type { Db } from "../db/db.ts";
 import type { SubmitInput, SubmitResult } from "../queue/submit.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
 import type { RelayPolicy } from "./relay-policy.ts";
@@ -11,7 +10,8 @@ export interface FrontendDeps {
   relay: RelayPolicy;
   throttle: AuthThrottle;
   rules: SubmissionRules;
-  submit: (db: Db, input: SubmitInput) => Promise<SubmitResult>;
+  /** Commits the message before it resolves (the group commit by default). */
+  submit: (input: SubmitInput) => Promise<SubmitResult>;
   processor: () => Promise<string | null>;
   /** Waits before answering a failed AUTH (real timers in production; injectable for tests). */
   delay: (ms: number) => Promise<void>;

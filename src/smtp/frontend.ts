@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import type { SMTPServerOptions, SMTPServerSession } from "smtp-server";
 import type { AppContext } from "../app-context.ts";
 import { chooseProcessor } from "../cluster/processor.ts";
-import { submitMessage } from "../queue/submit.ts";
+import { SubmitBatcher } from "../queue/group-commit.ts";
 import { coerceError } from "../util/errors.ts";
 import { onAuth } from "./auth.ts";
 import { AuthThrottle } from "./auth-throttle.ts";
@@ -46,6 +46,11 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
   const { config, logger } = ctx;
   const tls: Pick<TlsCredentials, "key" | "cert"> =
     options.tls ?? (await loadTlsCredentials({ certPath: config.tlsCertPath, keyPath: config.tlsKeyPath, dataDir: config.dataDir, hostname: config.hostname }, logger));
+  // One group commit for all listeners: DATA completions from any session share statements.
+  const batcher = new SubmitBatcher({
+    db: ctx.db,
+    localWake: { member: config.memberName, nudge: () => ctx.nudgeLocalWorker?.() ?? false },
+  });
   const deps: FrontendDeps = {
     ctx,
     relay: new RelayPolicy({
@@ -57,7 +62,7 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
     }),
     throttle: new AuthThrottle(ctx.clock),
     rules: options.rules ?? acceptAllRules,
-    submit: options.submit ?? submitMessage,
+    submit: options.submit ?? ((input) => batcher.submit(input)),
     processor: options.processor ?? (() => chooseProcessor(ctx)),
     delay: options.delay ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
   };

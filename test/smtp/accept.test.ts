@@ -199,16 +199,16 @@ describe("database failures", () => {
   it("a failing commit answers 451 4.3.0, leaves nothing, and the frontend keeps serving", async () => {
     let fail = true;
     const h2 = await startHarness(tdb.storage, {}, {
-      submit: async (db, input) => {
+      submit: async (input) => {
         if (fail) {
           // Fail inside a real transaction after the message row went in: the rollback must leave nothing.
-          return db.transaction(async (tx) => {
+          return tdb.storage.db.transaction(async (tx) => {
             await tx.execute(sql`INSERT INTO messages (sender, size_bytes, submitted_by, pending_recipients, created_at) VALUES ('x', 1, 'x', 1, now())`);
             throw new Error("connection lost");
           });
         }
         const { submitMessage } = await import("../../src/queue/submit.ts");
-        return submitMessage(db, input);
+        return submitMessage(tdb.storage.db, input);
       },
     });
     try {

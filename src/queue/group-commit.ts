@@ -1,0 +1,126 @@
+import type { Db } from "../db/db.ts";
+import { isStatementRejected } from "../db/sql-state.ts";
+import { bodyParts } from "./body.ts";
+import { insertMessages } from "./insert-messages.ts";
+import { submitMessage, validate, type SubmitInput, type SubmitResult } from "./submit.ts";
+import { wakeProcessors, type LocalWake } from "./wake-up.ts";
+
+export interface SubmitBatcherOptions {
+  db: Db;
+  /** At most this many messages per statement. */
+  maxMessages?: number;
+  /** At most this many body bytes per statement (a message bigger than this still goes, alone). */
+  maxBytes?: number;
+  /** Nudge the local worker instead of a NOTIFY when a flush holds only this member's work. */
+  localWake?: LocalWake;
+}
+
+interface Waiting {
+  input: SubmitInput;
+  part: Uint8Array;
+  resolve: (r: SubmitResult) => void;
+  reject: (err: unknown) => void;
+}
+
+const DEFAULT_MAX_MESSAGES = 64;
+const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Group commit for SMTP DATA completions: messages that arrive while a write is in flight are
+ * written together by ONE statement (insert-messages.ts) when it returns; each caller's promise
+ * resolves only after that statement committed, so each 250 still follows its COMMIT. There is
+ * no timer: an idle batcher writes a lone message at once, so one session waits no longer than
+ * with submitMessage; under load the batch is whatever arrived during the previous write.
+ *
+ * Failure: when the batch statement is rejected by the server (a constraint, a trigger, a
+ * deadlock: the statement is known to be rolled back), each of its messages is written again on
+ * its own, so only the bad one fails and the others are committed as if alone. When the outcome
+ * is unknown (connection lost, server shutting down) nothing is retried: every caller of the
+ * batch gets the error (the frontend answers 451 4.3.0), because a retry could store a message
+ * twice. Never partial: a message is all there (message, body, every recipient) or not at all.
+ *
+ * Messages larger than one body part use submitMessage's multi-part transaction, alone.
+ */
+export class SubmitBatcher {
+  private readonly waiting: Waiting[] = [];
+  private flushing = false;
+  private readonly maxMessages: number;
+  private readonly maxBytes: number;
+  /** Statements the batcher ran and messages it wrote (metrics, tests). */
+  readonly stats = { flushes: 0, messages: 0, retriedAlone: 0 };
+
+  constructor(private readonly o: SubmitBatcherOptions) {
+    this.maxMessages = o.maxMessages ?? DEFAULT_MAX_MESSAGES;
+    this.maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
+  }
+
+  submit(input: SubmitInput): Promise<SubmitResult> {
+    try {
+      validate(input);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const parts = bodyParts(input.content);
+    if (parts.length > 1) return submitMessage(this.o.db, input);
+    return new Promise<SubmitResult>((resolve, reject) => {
+      this.waiting.push({ input, part: parts[0], resolve, reject });
+      if (!this.flushing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.waiting.length > 0) await this.flush(this.take());
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** The next batch: in arrival order, within both caps, at least one message. */
+  private take(): Waiting[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.waiting.length && n < this.maxMessages) {
+      const size = this.waiting[n].part.byteLength;
+      if (n > 0 && bytes + size > this.maxBytes) break;
+      bytes += size;
+      n++;
+    }
+    return this.waiting.splice(0, n);
+  }
+
+  private async flush(batch: Waiting[]): Promise<void> {
+    this.stats.flushes++;
+    try {
+      const results = await insertMessages(this.o.db, batch.map((w) => ({ input: w.input, firstPart: w.part })));
+      this.stats.messages += batch.length;
+      batch.forEach((w, i) => w.resolve(results[i]));
+      this.wake(batch);
+    } catch (err) {
+      if (batch.length === 1 || !isStatementRejected(err)) {
+        for (const w of batch) w.reject(err);
+        return;
+      }
+      this.stats.retriedAlone += batch.length;
+      const written: Waiting[] = [];
+      await Promise.all(
+        batch.map(async (w) => {
+          try {
+            const [result] = await insertMessages(this.o.db, [{ input: w.input, firstPart: w.part }]);
+            this.stats.messages++;
+            written.push(w);
+            w.resolve(result);
+          } catch (alone) {
+            w.reject(alone);
+          }
+        }),
+      );
+      this.wake(written);
+    }
+  }
+
+  private wake(batch: readonly Waiting[]): void {
+    wakeProcessors(this.o.db, new Set(batch.map((w) => w.input.processor)), this.o.localWake);
+  }
+}

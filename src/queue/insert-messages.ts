@@ -1,0 +1,79 @@
+import { sql } from "drizzle-orm";
+import { domainOf, normalizeAddress } from "../domain/address.ts";
+import type { Executor } from "../db/db.ts";
+import { num, pgArray, queryRows, ts } from "../db/rows.ts";
+import type { SubmitInput, SubmitResult } from "./submit.ts";
+
+export interface MessageToInsert {
+  input: SubmitInput;
+  /** Body part 0 (all of it for a message of one part); further parts are the caller's. */
+  firstPart: Uint8Array;
+}
+
+/**
+ * Messages, their first body parts and one queue row per recipient for MANY messages in ONE
+ * statement: all of it commits or none of it. Message ids come from the identity sequence
+ * inside the statement (`m` is materialised once), so bodies and recipients can refer to them
+ * without a round trip; the input's position `n` maps results back to callers.
+ */
+export async function insertMessages(db: Executor, items: readonly MessageToInsert[]): Promise<SubmitResult[]> {
+  if (items.length === 0) return [];
+  const rows = items.map(({ input, firstPart }, i) => {
+    const { envelope, client = {} } = input;
+    return sql`(${i + 1}::int, ${envelope.sender}::text, ${input.content.byteLength}::int, ${client.address ?? null}::text,
+      ${client.hostname ?? null}::text, ${client.helo ?? null}::text, ${client.authenticatedUser ?? null}::text, ${client.tls ?? false}::boolean,
+      ${client.protocol ?? null}::text, ${envelope.envid ?? null}::text, ${envelope.ret ?? null}::text, ${input.kind ?? "normal"}::text,
+      ${input.submittedBy}::text, ${input.processor}::text, ${input.ruleInvocations ?? 0}::int, ${envelope.recipients.length}::int,
+      ${ts(input.now)}, ${firstPart}::bytea)`;
+  });
+  const rcpt = items.flatMap(({ input }, i) => input.envelope.recipients.map((r) => ({ n: i + 1, r })));
+  const result = await queryRows(
+    db,
+    sql`
+    WITH input (n, sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
+                dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at, body) AS (
+      VALUES ${sql.join(rows, sql`, `)}
+    ),
+    m AS MATERIALIZED (
+      SELECT nextval('messages_id_seq') AS id, input.* FROM input
+    ),
+    ins AS (
+      INSERT INTO messages (id, sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
+                            dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at)
+      OVERRIDING SYSTEM VALUE
+      SELECT id, sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
+             dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at
+      FROM m
+    ),
+    b AS (
+      INSERT INTO message_bodies (message_id, part, content) SELECT id, 0, body FROM m
+    ),
+    r AS (
+      INSERT INTO recipients (message_id, address, domain, dsn_orcpt, dsn_notify, next_attempt_at, queued_at)
+      SELECT m.id, x.address, x.domain, x.orcpt, x.notify, m.created_at, m.created_at
+      FROM unnest(
+        ${pgArray(rcpt.map((x) => x.n))}::int[],
+        ${pgArray(rcpt.map((x) => normalizeAddress(x.r.address)))}::text[],
+        ${pgArray(rcpt.map((x) => domainOf(x.r.address)))}::text[],
+        ${pgArray(rcpt.map((x) => x.r.orcpt ?? null))}::text[],
+        ${pgArray(rcpt.map((x) => (x.r.notify && x.r.notify.length > 0 ? x.r.notify.join(",") : null)))}::text[]
+      ) WITH ORDINALITY AS x(n, address, domain, orcpt, notify, k)
+      JOIN m ON m.n = x.n
+      ORDER BY x.k
+      RETURNING id, message_id
+    )
+    SELECT m.n, r.message_id, r.id FROM r JOIN m ON m.id = r.message_id ORDER BY r.id`,
+  );
+  const out: SubmitResult[] = items.map(() => ({ messageId: 0, recipientIds: [] }));
+  for (const row of result) {
+    const o = out[num(row.n) - 1];
+    o.messageId = num(row.message_id);
+    o.recipientIds.push(num(row.id));
+  }
+  items.forEach(({ input }, i) => {
+    const stored = out[i].recipientIds.length;
+    if (stored !== input.envelope.recipients.length) throw new Error(`stored ${stored} of ${input.envelope.recipients.length} recipients`);
+  });
+  return out;
+}
+
