@@ -124,6 +124,7 @@ export class Member {
       onBeat: () => cluster.refresh(),
       submitMode: () => this.view.submitMode,
       db: ctx.db,
+      heartbeatDb: ctx.storage.heartbeatDb,
       clock: ctx.clock,
       logger: ctx.logger,
       intervalMs: s.heartbeat_interval_seconds * 1000,

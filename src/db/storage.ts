@@ -12,6 +12,11 @@ export interface StorageCapabilities {
 export interface Storage {
   readonly name: string;
   readonly db: Db;
+  /**
+   * A connection of its own for the heartbeat, when the adapter has several: the beat must not
+   * queue behind a saturated or reconnecting pool. Absent: the heartbeat uses `db`.
+   */
+  readonly heartbeatDb?: Db;
   readonly capabilities: StorageCapabilities;
   /** Subscribe to a NOTIFY channel; resolves to an unsubscribe function. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
