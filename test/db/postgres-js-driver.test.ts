@@ -25,7 +25,8 @@ describe("postgres.js as installed (patched)", () => {
   });
 
   it("BEGIN that fills a busy connection's pipeline still reserves it: no UNSAFE_TRANSACTION, nothing else runs inside", async () => {
-    const sql = postgres(tdb.url, { max: 2, max_pipeline: 1, onnotice: () => {} });
+    const options = { max: 2, max_pipeline: 1, onnotice: () => {} }; // max_pipeline is not in the driver's types
+    const sql = postgres(tdb.url, options);
     try {
       await Promise.all([sql`select 1`, sql`select 1`]); // both connections open
       // Both connections busy, so the transaction's BEGIN is pipelined onto one of them.
@@ -50,7 +51,8 @@ describe("postgres.js as installed (patched)", () => {
   });
 
   it("transactions work with max_pipeline 0 (BEGIN reserves even when nothing may be pipelined)", async () => {
-    const sql = postgres(tdb.url, { max: 3, max_pipeline: 0, onnotice: () => {} });
+    const options = { max: 3, max_pipeline: 0, onnotice: () => {} };
+    const sql = postgres(tdb.url, options);
     try {
       const results = await Promise.all(Array.from({ length: 6 }, (_, i) => sql.begin(async (t) => (await t`select ${i}::int as i`)[0].i)));
       expect(results).toEqual([0, 1, 2, 3, 4, 5]);
