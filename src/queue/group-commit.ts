@@ -22,6 +22,14 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
+/**
+ * Start the first write after the current I/O callbacks (setImmediate, not a timer): DATA
+ * completions read from several sockets in the same event-loop turn share the statement, and
+ * a lone message waits microseconds. Runtimes without setImmediate fall back to a 0 ms timeout.
+ */
+const defer: (fn: () => void) => void =
+  typeof setImmediate === "function" ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
+
 const DEFAULT_MAX_MESSAGES = 64;
 const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
 
@@ -64,12 +72,14 @@ export class SubmitBatcher {
     if (parts.length > 1) return submitMessage(this.o.db, input);
     return new Promise<SubmitResult>((resolve, reject) => {
       this.waiting.push({ input, part: parts[0], resolve, reject });
-      if (!this.flushing) void this.drain();
+      if (!this.flushing) {
+        this.flushing = true;
+        defer(() => void this.drain());
+      }
     });
   }
 
   private async drain(): Promise<void> {
-    this.flushing = true;
     try {
       while (this.waiting.length > 0) await this.flush(this.take());
     } finally {
