@@ -42,9 +42,10 @@ const settled: Promise<void> = Promise.resolve();
  * reload in flight plus one queued). An answer is never older than that bound; the backend
  * re-checks ownership and leases at store time anyway.
  *
- * Memory: about 330 bytes per account with short addresses and no rules (measured with
- * 100,000 accounts on Node 20: ~33 MB heap), plus the rules JSON where set. An installation
- * of millions of accounts should shard the directory by domain before it outgrows a member.
+ * Memory: about 160 bytes per account with short addresses and no rules (measured with
+ * 100,000 accounts in 100 domains on Node 20: +16 MB heap, loaded in ~230 ms; resolve ~1 µs),
+ * plus the rules JSON where set; twice that for a moment while a reload replaces the snapshot.
+ * Millions of accounts would want the directory sharded by domain before it outgrows a member.
  */
 export class Directory {
   private snapshot: DirectorySnapshot = EMPTY_SNAPSHOT;
