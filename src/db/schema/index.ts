@@ -8,3 +8,4 @@ export * from "./settings.ts";
 export * from "./mailbox.ts";
 export * from "./rules.ts";
 export * from "./directory.ts";
+export * from "./channel-nonces.ts";
