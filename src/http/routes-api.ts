@@ -23,10 +23,6 @@ function text(value: unknown, field: string, required: boolean): string | null {
  */
 export function routesApi(db: Db): Hono {
   const app = new Hono();
-  app.onError((err, c) => {
-    if (err instanceof RouteError) return c.json({ error: err.message }, err.status);
-    throw err;
-  });
   app.get("/", async (c) => c.json({ items: (await listRoutes(db)).map(view) }));
   app.put("/:domain", async (c) => {
     let body: unknown;

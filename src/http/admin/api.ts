@@ -1,8 +1,10 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requireBearer } from "./auth.ts";
-import type { AdminDeps } from "./deps.ts";
+import { type AdminDeps, loginThrottle } from "./deps.ts";
+import { LoginThrottle } from "./login-throttle.ts";
 import { ApiError, errorHandler } from "./errors.ts";
+import { openApiDocument } from "./openapi.ts";
 import { accountRoutes } from "./routes/accounts.ts";
 import { aliasRoutes } from "./routes/aliases.ts";
 import { domainRoutes } from "./routes/domains.ts";
@@ -20,8 +22,10 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export function createAdminApi(d: AdminDeps): Hono {
   const api = new Hono();
   api.onError(errorHandler(d.logger));
-  api.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
-  api.use("*", requireBearer(d.token));
+  // Describes the API, reveals nothing: served without the token so tools can read it.
+  const openApi = openApiDocument();
+  api.get("/openapi.json", (c) => c.json(openApi));
+  api.use("*", requireBearer(d.token, loginThrottle(d, () => new LoginThrottle(d.clock))));
   // Admin payloads are small; anything bigger is a mistake or an attack.
   api.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new ApiError(413, `request body larger than ${MAX_BODY_BYTES} bytes`); } }));
   api.route("/domains", domainRoutes(d));
@@ -33,6 +37,11 @@ export function createAdminApi(d: AdminDeps): Hono {
   api.route("/settings", settingRoutes(d));
   api.route("/routes", routesApi(d.db));
   api.route("/", ruleRoutes(d));
+  // A mounted app's notFound is never consulted (Hono asks the top-level app's), so the JSON
+  // 404 is the last route here and goes through the one error handler like every error.
+  api.all("*", (c) => {
+    throw new ApiError(404, `no such endpoint: ${c.req.method} ${c.req.path}`);
+  });
   return api;
 }
 

@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AccountError } from "../../accounts/store.ts";
 import { SettingError } from "../../cluster/settings.ts";
 import { QueueAdminError } from "../../queue/admin.ts";
+import { RouteError } from "../../relay/routes-store.ts";
 import { coerceError } from "../../util/errors.ts";
 import type { Logger } from "../../util/logger.ts";
 
@@ -32,7 +33,7 @@ export class ApiError extends Error {
 /** Errors of the domain modules already say what the caller did wrong: keep their status. */
 export function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
-  if (err instanceof AccountError || err instanceof QueueAdminError) return new ApiError(err.status, err.message);
+  if (err instanceof AccountError || err instanceof QueueAdminError || err instanceof RouteError) return new ApiError(err.status, err.message);
   if (err instanceof SettingError) return new ApiError(400, err.message);
   // Hono's own (malformed JSON body and the like).
   if (err instanceof HTTPException) return new ApiError(err.status, err.message || "bad request");

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { validateAddress, validateDomain } from "../../accounts/store.ts";
+import { SUBMIT_MODES } from "../../cluster/submit-mode.ts";
 import { QUEUE_ACTIONS } from "../../queue/admin.ts";
 import { coerceError } from "../../util/errors.ts";
 
@@ -50,3 +51,22 @@ export const queueListQuery = z.object({
 export const queueActionParam = z.object({ id: idParam.shape.id, action: z.enum(["retry", "hold", "release", "bounce"]) });
 
 export const domainActionParam = z.object({ domain: domainField, action: z.enum(QUEUE_ACTIONS) });
+
+export const memberBody = z.strictObject({ submitMode: z.enum(SUBMIT_MODES) });
+
+/**
+ * PUT /routes/:domain. routes-api.ts checks the body by hand (its messages predate the zod
+ * schemas and tests pin them); this is the same shape, for the OpenAPI document.
+ */
+export const routeBody = z.strictObject({
+  hosts: z.string().describe("comma-separated relay hosts, each host[:port], tried in order"),
+  requireTls: z.boolean().optional(),
+  authUser: z.string().nullable().optional(),
+  authPass: z.string().nullable().optional(),
+});
+
+/** Every error answer of the admin API. */
+export const errorBody = z.object({
+  error: z.string(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});

@@ -1,13 +1,11 @@
 import { Hono } from "hono";
 import { listMembers } from "../../../cluster/members.ts";
 import { loadSettings } from "../../../cluster/settings.ts";
-import { changeSubmitMode, SUBMIT_MODES, SubmitModeError } from "../../../cluster/submit-mode.ts";
-import { z } from "zod";
+import { changeSubmitMode, SubmitModeError } from "../../../cluster/submit-mode.ts";
 import type { AdminDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
+import { memberBody } from "../schemas.ts";
 import { valid } from "../validate.ts";
-
-const memberBody = z.strictObject({ submitMode: z.enum(SUBMIT_MODES) });
 
 /** Members with liveness judged by the current member_timeout_seconds. */
 export function memberRoutes(d: AdminDeps): Hono {
