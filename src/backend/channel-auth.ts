@@ -1,76 +1,131 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-
 /**
  * Delivery-channel authentication: HMAC-SHA256 with the cluster secret over the method, the
- * path, a timestamp, a random nonce and the SHA-256 of the body. The timestamp bounds replay
- * to a short window, the nonce makes every request's signature unique (so the receiver can
- * refuse an exact replay inside the window), the body digest ties it to the content.
+ * path, a timestamp, a random nonce, (batch path) the member the request is meant for, and a
+ * SHA-256 digest. The timestamp bounds replay to a short window, the nonce makes every
+ * signature unique (accepted nonces are recorded in the database, so a replay is refused by
+ * every member: channel-nonces.ts), the target name stops a request meant for one member from
+ * being played to another, the digest ties it to the content.
+ *
+ * What the digest covers differs by path: on the single-message path (v1) the whole body; on
+ * the batch path (v2) the header line only, which lists each message's own SHA-256, so the
+ * receiver authenticates a request after reading a bounded header and before any content.
+ *
+ * Web Crypto only (crypto.subtle): the same code runs on Node, Bun and Deno, and the HMAC
+ * comparison is the platform's constant-time verify.
  */
 export const SIGNATURE_HEADER = "x-mailcluster-signature";
 export const TIMESTAMP_HEADER = "x-mailcluster-timestamp";
 export const MEMBER_HEADER = "x-mailcluster-member";
 export const NONCE_HEADER = "x-mailcluster-nonce";
+export const TARGET_HEADER = "x-mailcluster-target";
 
-export interface SignedHeaders {
-  [TIMESTAMP_HEADER]: string;
-  [SIGNATURE_HEADER]: string;
-  [MEMBER_HEADER]: string;
-  [NONCE_HEADER]: string;
+export type SignedHeaders = Record<string, string>;
+
+/** The authentication headers of a request, checked for shape and freshness (no body needed). */
+export interface ChannelAuth {
+  timestamp: string;
+  timestampMs: number;
+  nonce: string;
+  signature: string;
+  member: string;
+  /** The member the sender meant; "" when it did not say (v1 senders). */
+  target: string;
 }
 
-function canonical(method: string, path: string, timestampMs: string, nonce: string, body: Uint8Array): string {
-  const digest = createHash("sha256").update(body).digest("hex");
-  return `${method.toUpperCase()}\n${path}\n${timestampMs}\n${nonce}\n${digest}`;
+export type AuthCheck = { ok: true; auth: ChannelAuth } | { ok: false; reason: string };
+
+const encoder = new TextEncoder();
+
+/** Web Crypto wants ArrayBuffer-backed views; a Uint8Array over a SharedArrayBuffer is copied. */
+function bytes(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  return data.buffer instanceof ArrayBuffer ? (data as Uint8Array<ArrayBuffer>) : new Uint8Array(data);
 }
 
-export function signRequest(secret: string, method: string, path: string, body: Uint8Array, now: Date, member: string): SignedHeaders {
-  const timestamp = String(now.getTime());
-  const nonce = randomBytes(16).toString("hex");
-  const signature = createHmac("sha256", secret).update(canonical(method, path, timestamp, nonce, body)).digest("hex");
-  return { [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signature, [MEMBER_HEADER]: member, [NONCE_HEADER]: nonce };
+function hex(buf: ArrayBuffer): string {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export type VerifyResult = { ok: true } | { ok: false; reason: string };
+function unhex(s: string): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
 
-export function verifyRequest(
-  secret: string,
-  p: {
-    method: string;
-    path: string;
-    body: Uint8Array;
-    timestamp: string | undefined;
-    nonce: string | undefined;
-    signature: string | undefined;
-    now: Date;
-    windowMs: number;
-  },
-): VerifyResult {
-  if (!p.timestamp || !p.signature || !p.nonce) return { ok: false, reason: "missing signature, timestamp or nonce" };
-  if (!/^[0-9a-f]{16,64}$/.test(p.nonce)) return { ok: false, reason: "malformed nonce" };
-  if (!/^\d{1,16}$/.test(p.timestamp)) return { ok: false, reason: "malformed timestamp" };
-  if (Math.abs(p.now.getTime() - Number(p.timestamp)) > p.windowMs) return { ok: false, reason: "timestamp outside the validity window" };
-  if (!/^[0-9a-f]{64}$/.test(p.signature)) return { ok: false, reason: "malformed signature" };
-  const expected = createHmac("sha256", secret).update(canonical(p.method, p.path, p.timestamp, p.nonce, p.body)).digest();
-  if (!timingSafeEqual(expected, Buffer.from(p.signature, "hex"))) return { ok: false, reason: "wrong signature" };
-  return { ok: true };
+export async function sha256Hex(data: Uint8Array): Promise<string> {
+  return hex(await crypto.subtle.digest("SHA-256", bytes(data)));
+}
+
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
+const keys = new Map<string, Promise<HmacKey>>();
+
+function hmacKey(secret: string): Promise<HmacKey> {
+  let key = keys.get(secret);
+  if (!key) {
+    if (keys.size > 8) keys.clear();
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
+/** v1 (target null) keeps its original form byte for byte, so members of both versions agree. */
+function canonical(method: string, path: string, timestamp: string, nonce: string, target: string | null, digest: string): Uint8Array<ArrayBuffer> {
+  const parts = [method.toUpperCase(), path, timestamp, nonce, ...(target === null ? [] : [target]), digest];
+  return encoder.encode(parts.join("\n"));
+}
+
+function randomNonce(): string {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return hex(b.buffer);
+}
+
+export interface SignParams {
+  method: string;
+  path: string;
+  /** SHA-256 (hex) of what the path's digest covers. */
+  digest: string;
+  now: Date;
+  member: string;
+  /** Batch path: the receiving member's name ("" = not bound to one). v1: null. */
+  target: string | null;
+}
+
+export async function signRequest(secret: string, p: SignParams): Promise<SignedHeaders> {
+  const timestamp = String(p.now.getTime());
+  const nonce = randomNonce();
+  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), canonical(p.method, p.path, timestamp, nonce, p.target, p.digest));
+  const headers: SignedHeaders = { [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: hex(mac), [MEMBER_HEADER]: p.member, [NONCE_HEADER]: nonce };
+  if (p.target !== null) headers[TARGET_HEADER] = p.target;
+  return headers;
 }
 
 /**
- * Signatures already accepted, until their window passes: an exact replay inside the window
- * is refused too. (A sender retrying signs afresh with a new nonce, so it never collides.)
+ * Everything that can be judged before reading a byte of the body: presence and shape of the
+ * headers, freshness of the timestamp, and that the request is meant for this member.
  */
-export class ReplayGuard {
-  private readonly seen = new Map<string, number>();
+export function checkAuthHeaders(
+  get: (name: string) => string | undefined,
+  p: { now: Date; windowMs: number; me: string },
+): AuthCheck {
+  const timestamp = get(TIMESTAMP_HEADER);
+  const signature = get(SIGNATURE_HEADER);
+  const nonce = get(NONCE_HEADER);
+  if (!timestamp || !signature || !nonce) return { ok: false, reason: "missing signature, timestamp or nonce" };
+  if (!/^\d{1,16}$/.test(timestamp)) return { ok: false, reason: "malformed timestamp" };
+  const timestampMs = Number(timestamp);
+  if (Math.abs(p.now.getTime() - timestampMs) > p.windowMs) return { ok: false, reason: "timestamp outside the validity window" };
+  if (!/^[0-9a-f]{16,64}$/.test(nonce)) return { ok: false, reason: "malformed nonce" };
+  if (!/^[0-9a-f]{64}$/.test(signature)) return { ok: false, reason: "malformed signature" };
+  const member = get(MEMBER_HEADER) ?? "";
+  if (member.length > 256) return { ok: false, reason: "malformed member name" };
+  const target = get(TARGET_HEADER) ?? "";
+  if (target !== "" && target !== p.me) return { ok: false, reason: `request signed for member ${target.slice(0, 256)}, not ${p.me}` };
+  return { ok: true, auth: { timestamp, timestampMs, nonce, signature, member, target } };
+}
 
-  /** False when this signature was seen before. */
-  accept(signature: string, nowMs: number, windowMs: number): boolean {
-    if (this.seen.size > 10_000) this.prune(nowMs);
-    if (this.seen.has(signature)) return false;
-    this.seen.set(signature, nowMs + 2 * windowMs);
-    return true;
-  }
-
-  private prune(nowMs: number): void {
-    for (const [sig, until] of this.seen) if (until <= nowMs) this.seen.delete(sig);
-  }
+/** True when the signature is the cluster's over this request; `target` null on the v1 path. */
+export async function verifySignature(secret: string, method: string, path: string, auth: ChannelAuth, target: string | null, digest: string): Promise<boolean> {
+  return crypto.subtle.verify("HMAC", await hmacKey(secret), unhex(auth.signature), canonical(method, path, auth.timestamp, auth.nonce, target, digest));
 }

@@ -1,7 +1,12 @@
 /**
  * The delivery channel's wire format, shared by the backend (server) and the queue side
- * (client). A request body is one line of JSON (the envelope), a newline, then the raw
- * message: the content stays binary and a short read is detectable from `size`.
+ * (client). Two paths:
+ *
+ * - v1, `POST /cluster/v1/deliver`: one message. The body is one line of JSON (the
+ *   envelope), a newline, then the raw message: the content stays binary and a short read is
+ *   detectable from `size`. The signature covers the SHA-256 of the whole body. Kept so that
+ *   members of the previous version can still send to this one during a rolling upgrade.
+ * - v2, `POST /cluster/v2/deliver`: a batch, one request per backend (channel-batch-protocol.ts).
  */
 
 export const DELIVER_PATH = "/cluster/v1/deliver";
@@ -42,12 +47,21 @@ export interface ChannelAnswer {
   owner?: string;
 }
 
+/** Which envelope field was wrong, where a precise reply code exists for it. */
+export type EnvelopeField = "sender" | "account" | "other";
+
 export class ChannelFormatError extends Error {
   override name = "ChannelFormatError";
+  constructor(
+    message: string,
+    readonly field: EnvelopeField = "other",
+  ) {
+    super(message);
+  }
 }
 
 const MAX_ENVELOPE_BYTES = 1024 * 1024;
-const MAX_RECIPIENTS = 10_000;
+export const MAX_RECIPIENTS = 10_000;
 
 export function encodeRequest(envelope: ChannelEnvelope, content: Uint8Array): Uint8Array {
   const head = new TextEncoder().encode(JSON.stringify(envelope) + "\n");
@@ -75,7 +89,7 @@ export function decodeRequest(body: Uint8Array): { envelope: ChannelEnvelope; co
   return { envelope, content };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
@@ -85,7 +99,7 @@ function nullableString(v: unknown, what: string): string | null {
   return v;
 }
 
-function positiveInt(v: unknown, what: string): number {
+export function positiveInt(v: unknown, what: string): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new ChannelFormatError(`${what} must be a non-negative integer`);
   return v;
 }
@@ -93,7 +107,7 @@ function positiveInt(v: unknown, what: string): number {
 export function validateEnvelope(v: unknown): ChannelEnvelope {
   if (!isObject(v)) throw new ChannelFormatError("envelope must be a JSON object");
   const messageId = positiveInt(v.messageId, "messageId");
-  if (typeof v.sender !== "string" || v.sender.length > 512) throw new ChannelFormatError("sender must be a string of at most 512 characters");
+  if (typeof v.sender !== "string" || v.sender.length > 512) throw new ChannelFormatError("sender must be a string of at most 512 characters", "sender");
   const size = positiveInt(v.size, "size");
   if (!Array.isArray(v.recipients) || v.recipients.length === 0) throw new ChannelFormatError("recipients must be a non-empty array");
   if (v.recipients.length > MAX_RECIPIENTS) throw new ChannelFormatError(`too many recipients (at most ${MAX_RECIPIENTS})`);
@@ -101,7 +115,7 @@ export function validateEnvelope(v: unknown): ChannelEnvelope {
     if (!isObject(r)) throw new ChannelFormatError(`recipients[${i}] must be an object`);
     const account = r.account;
     if (typeof account !== "string" || !/^[^@\s]+@[^@\s]+$/.test(account) || account.length > 512) {
-      throw new ChannelFormatError(`recipients[${i}].account must be an address`);
+      throw new ChannelFormatError(`recipients[${i}].account must be an address`, "account");
     }
     return { id: positiveInt(r.id, `recipients[${i}].id`), account, orcpt: nullableString(r.orcpt, `recipients[${i}].orcpt`), notify: nullableString(r.notify, `recipients[${i}].notify`) };
   });

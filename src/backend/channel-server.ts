@@ -1,84 +1,229 @@
 import type { Context, Hono } from "hono";
 import type { AppContext } from "../app-context.ts";
 import { coerceError } from "../util/errors.ts";
-import { MEMBER_HEADER, NONCE_HEADER, ReplayGuard, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from "./channel-auth.ts";
-import { ChannelFormatError, decodeRequest, DELIVER_PATH } from "./channel-protocol.ts";
-import type { BackendDelivery } from "./deliver.ts";
+import { type ChannelAuth, checkAuthHeaders, sha256Hex, verifySignature } from "./channel-auth.ts";
+import { BATCH_PATH, type BatchItem, type ItemRefusal, MAX_HEADER_BYTES, parseBatchHeader, refuseItem } from "./channel-batch-protocol.ts";
+import { BodyReadError, BodyReader, BodyTooLarge } from "./channel-body.ts";
+import { UnauthenticatedGate } from "./channel-gate.ts";
+import { ChannelNonces } from "./channel-nonces.ts";
+import { type ChannelAnswer, type ChannelEnvelope, ChannelFormatError, decodeRequest, DELIVER_PATH } from "./channel-protocol.ts";
 
-class TooLarge extends Error {}
-
-/** Read at most `max` bytes of the body; more → TooLarge, without buffering the excess. */
-async function readLimited(request: Request, max: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > max) throw new TooLarge();
-  if (!request.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => {});
-      throw new TooLarge();
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+/** What the channel needs from the backend: one message, and (when it has it) a whole batch. */
+export interface ChannelDelivery {
+  deliver(envelope: ChannelEnvelope, content: Uint8Array): Promise<ChannelAnswer[]>;
+  deliverBatch?(items: Array<{ envelope: ChannelEnvelope; content: Uint8Array }>): Promise<ChannelAnswer[]>;
 }
 
 /**
- * POST /cluster/v1/deliver: check the signature, decode, deliver, answer per recipient.
- * Every refusal names its reason and writes nothing; a refused signature is logged.
+ * Requests reading unauthenticated bytes at once. A batch request is authenticated after its
+ * header line (at most MAX_HEADER_BYTES); a v1 request only after its whole body (up to
+ * delivery_channel_max_bytes), hence the tighter cap on that legacy path.
  */
-export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<string>, delivery: BackendDelivery): (app: Hono) => void {
-  const replay = new ReplayGuard();
-  return (app) => {
-    app.post(DELIVER_PATH, async (c: Context) => {
-      const log = ctx.logger;
-      const from = c.req.header(MEMBER_HEADER) ?? "?";
-      const unauthorized = (reason: string) => {
-        log.warn({ from, reason, path: DELIVER_PATH }, "delivery channel: request refused (401)");
-        ctx.metrics.inc("mailcluster_channel_refused_total", "Delivery-channel requests refused", { status: "401" });
-        return c.json({ error: `unauthorized: ${reason}` }, 401);
-      };
-      const timestamp = c.req.header(TIMESTAMP_HEADER);
-      const signature = c.req.header(SIGNATURE_HEADER);
-      if (!timestamp || !signature) return unauthorized("missing signature or timestamp");
-      const s = ctx.settings();
-      let body: Uint8Array;
-      try {
-        body = await readLimited(c.req.raw, s.delivery_channel_max_bytes);
-      } catch (err) {
-        if (err instanceof TooLarge) {
-          ctx.metrics.inc("mailcluster_channel_refused_total", "Delivery-channel requests refused", { status: "413" });
-          return c.json({ error: `request larger than ${s.delivery_channel_max_bytes} bytes` }, 413);
-        }
-        return c.json({ error: `could not read the request: ${coerceError(err).message}` }, 400);
-      }
-      const now = ctx.clock.now();
-      const windowMs = s.delivery_channel_window_seconds * 1000;
-      const verdict = verifyRequest(await secret(), { method: "POST", path: DELIVER_PATH, body, timestamp, nonce: c.req.header(NONCE_HEADER), signature, now, windowMs });
-      if (!verdict.ok) return unauthorized(verdict.reason);
-      if (!replay.accept(signature, now.getTime(), windowMs)) return unauthorized("replayed request");
-      let decoded: ReturnType<typeof decodeRequest>;
-      try {
-        decoded = decodeRequest(body);
-      } catch (err) {
-        const reason = err instanceof ChannelFormatError ? err.message : coerceError(err).message;
-        log.warn({ from, reason }, "delivery channel: bad request (400)");
-        ctx.metrics.inc("mailcluster_channel_refused_total", "Delivery-channel requests refused", { status: "400" });
-        return c.json({ error: reason }, 400);
-      }
-      const answers = await delivery.deliver(decoded.envelope, decoded.content);
-      return c.json({ answers });
-    });
+const BATCH_HEADER_READERS = 8;
+const LEGACY_BODY_READERS = 2;
+
+const TRUNCATED: ItemRefusal = { status: "temporary", code: 451, enhanced: "4.4.2", text: "request body ended inside this message (truncated in transit)" };
+const CORRUPTED: ItemRefusal = { status: "temporary", code: 451, enhanced: "4.3.0", text: "message content does not match its digest (corrupted in transit)" };
+
+class Refusal extends Error {
+  constructor(
+    readonly status: 400 | 401 | 413 | 500 | 503,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function json(status: number, value: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", ...headers } });
+}
+
+/**
+ * The backend's delivery channel: POST /cluster/v2/deliver (a batch) and /cluster/v1/deliver
+ * (one message; kept for members of the previous version during a rolling upgrade — new
+ * senders use v2 and fall back to v1 only when a backend answers 404).
+ *
+ * Both check, before reading a byte of the body, that the timestamp is fresh and the
+ * signature, nonce and target headers are well formed; refuse a declared length over the
+ * limit; and take a slot of a small pool for reading unauthenticated bytes (503 when none is
+ * free). The nonce of an authenticated request is recorded in the database: a replay is
+ * refused by every member and after a restart. Every refusal names its reason and writes
+ * nothing.
+ */
+export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<string>, delivery: ChannelDelivery): (app: Hono) => void {
+  const me = ctx.config.memberName;
+  const nonces = new ChannelNonces(ctx.db, me);
+  const headerGate = new UnauthenticatedGate(BATCH_HEADER_READERS);
+  const legacyGate = new UnauthenticatedGate(LEGACY_BODY_READERS);
+
+  const refused = (c: Context, path: string, r: Refusal, from: string): Response => {
+    ctx.metrics.inc("mailcluster_channel_refused_total", "Delivery-channel requests refused", { status: String(r.status) });
+    ctx.logger.warn({ from, reason: r.message, path }, `delivery channel: request refused (${r.status})`);
+    return json(r.status, { error: r.status === 401 ? `unauthorized: ${r.message}` : r.message }, r.status === 503 ? { "retry-after": "1" } : {});
   };
+
+  /** Header checks, length, and a gate slot: all before the body. */
+  const admit = (c: Context, gate: UnauthenticatedGate): { auth: ChannelAuth; release: () => void; maxBytes: number; windowMs: number } => {
+    const s = ctx.settings();
+    const windowMs = s.delivery_channel_window_seconds * 1000;
+    const check = checkAuthHeaders((n) => c.req.header(n), { now: ctx.clock.now(), windowMs, me });
+    if (!check.ok) throw new Refusal(401, check.reason);
+    const declared = c.req.header("content-length");
+    if (declared !== undefined && Number(declared) > s.delivery_channel_max_bytes) throw new Refusal(413, `request larger than ${s.delivery_channel_max_bytes} bytes`);
+    const release = gate.tryEnter();
+    if (!release) throw new Refusal(503, "too many unauthenticated requests in progress; retry");
+    return { auth: check.auth, release, maxBytes: s.delivery_channel_max_bytes, windowMs };
+  };
+
+  const authenticate = async (path: string, auth: ChannelAuth, target: string | null, digest: string, windowMs: number): Promise<void> => {
+    if (!(await verifySignature(await secret(), "POST", path, auth, target, digest))) throw new Refusal(401, "wrong signature");
+    let fresh: boolean;
+    try {
+      fresh = await nonces.accept({ nonce: auth.nonce, sender: auth.member, timestampMs: auth.timestampMs, nowMs: ctx.clock.now().getTime(), windowMs });
+    } catch (err) {
+      throw new Refusal(503, `could not record the request nonce: ${coerceError(err).message}`);
+    }
+    if (!fresh) throw new Refusal(401, "replayed request");
+  };
+
+  const readFailure = (err: unknown): Refusal => {
+    if (err instanceof Refusal) return err;
+    if (err instanceof BodyTooLarge) return new Refusal(413, err.message);
+    if (err instanceof ChannelFormatError || err instanceof BodyReadError) return new Refusal(400, err.message);
+    return new Refusal(500, `internal error: ${coerceError(err).message}`);
+  };
+
+  const deliverAll = async (items: Array<{ envelope: ChannelEnvelope; content: Uint8Array }>): Promise<ChannelAnswer[]> => {
+    if (items.length === 0) return [];
+    if (delivery.deliverBatch) return delivery.deliverBatch(items);
+    return (await Promise.all(items.map((i) => delivery.deliver(i.envelope, i.content)))).flat();
+  };
+
+  /** v2: header line → authenticate → each content into its own buffer → deliver the good ones. */
+  const serveBatch = async (c: Context): Promise<Response> => {
+    const from = c.req.header("x-mailcluster-member") ?? "?";
+    let body: BodyReader | null = null;
+    try {
+      const { auth, release, maxBytes, windowMs } = admit(c, headerGate);
+      let line: Uint8Array | null;
+      try {
+        body = BodyReader.of(c.req.raw.body, maxBytes);
+        line = await body.readLine(MAX_HEADER_BYTES);
+      } finally {
+        release();
+      }
+      if (!line) throw new Refusal(400, `no batch header line (JSON, then a newline) within ${MAX_HEADER_BYTES} bytes`);
+      await authenticate(BATCH_PATH, auth, auth.target, await sha256Hex(line), windowMs);
+      const items = parseBatchHeader(line);
+      const declaredTotal = items.reduce((n, i) => n + i.size, line.byteLength + 1);
+      if (declaredTotal > maxBytes) throw new Refusal(413, `batch of ${declaredTotal} bytes is larger than ${maxBytes} bytes`);
+      const { answers, ready } = await readItems(body, items, ctx.settings().max_message_bytes);
+      const good: Array<{ envelope: ChannelEnvelope; content: Uint8Array }> = [];
+      for (const r of ready) {
+        if ((await r.digest) !== r.item.sha256) answers.push(...refuseItem(r.item, CORRUPTED));
+        else if (r.item.envelope) good.push({ envelope: r.item.envelope, content: r.content });
+      }
+      answers.push(...(await deliverAll(good)));
+      return json(200, { answers });
+    } catch (err) {
+      const r = readFailure(err);
+      if (r.status === 413 && body) await body.cancel();
+      return refused(c, BATCH_PATH, r, from);
+    }
+  };
+
+  /** v1: the whole body is needed to authenticate; read it under the legacy cap. */
+  const serveSingle = async (c: Context): Promise<Response> => {
+    const from = c.req.header("x-mailcluster-member") ?? "?";
+    let body: BodyReader | null = null;
+    try {
+      const { auth, release, maxBytes, windowMs } = admit(c, legacyGate);
+      let raw: Uint8Array;
+      try {
+        body = BodyReader.of(c.req.raw.body, maxBytes);
+        raw = await readAll(body, c.req.header("content-length"));
+      } finally {
+        release();
+      }
+      await authenticate(DELIVER_PATH, auth, null, await sha256Hex(raw), windowMs);
+      const decoded = decodeRequest(raw);
+      return json(200, { answers: await delivery.deliver(decoded.envelope, decoded.content) });
+    } catch (err) {
+      const r = readFailure(err);
+      if (r.status === 413 && body) await body.cancel();
+      return refused(c, DELIVER_PATH, r, from);
+    }
+  };
+
+  return (app) => {
+    app.post(BATCH_PATH, serveBatch);
+    app.post(DELIVER_PATH, serveSingle);
+  };
+}
+
+interface ReadyItem {
+  item: BatchItem;
+  content: Uint8Array;
+  /** Started as soon as the content is in, so hashing overlaps reading the next one. */
+  digest: Promise<string>;
+}
+
+/**
+ * The contents, in header order. Refused items are skipped without being kept; a body that
+ * ends early refuses the item it ended in and every later one; bytes after the last item are
+ * a framing error (thrown, so nothing is delivered).
+ */
+async function readItems(body: BodyReader, items: BatchItem[], maxMessageBytes: number): Promise<{ answers: ChannelAnswer[]; ready: ReadyItem[] }> {
+  const answers: ChannelAnswer[] = [];
+  const ready: ReadyItem[] = [];
+  let truncated = false;
+  for (const item of items) {
+    if (truncated) {
+      answers.push(...refuseItem(item, TRUNCATED));
+      continue;
+    }
+    const tooBig = item.size > maxMessageBytes;
+    if (item.problem || tooBig) {
+      if ((await body.skip(item.size)) < item.size) truncated = true;
+      const refusal = item.problem ?? { status: "permanent", code: 552, enhanced: "5.3.4", text: `message of ${item.size} bytes is larger than the ${maxMessageBytes} bytes allowed` };
+      answers.push(...refuseItem(item, refusal));
+      continue;
+    }
+    const content = new Uint8Array(item.size);
+    if ((await body.readInto(content)) < item.size) {
+      truncated = true;
+      answers.push(...refuseItem(item, TRUNCATED));
+      continue;
+    }
+    ready.push({ item, content, digest: sha256Hex(content) });
+  }
+  if (!truncated && !(await body.atEnd())) throw new ChannelFormatError("bytes after the last message of the batch");
+  return { answers, ready };
+}
+
+/** The whole body, into one buffer of the declared length when there is one. */
+async function readAll(body: BodyReader, declared: string | undefined): Promise<Uint8Array> {
+  const length = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null;
+  if (length !== null) {
+    const out = new Uint8Array(length);
+    const got = await body.readInto(out);
+    if (!(await body.atEnd())) throw new ChannelFormatError("body longer than its content-length");
+    return got === length ? out : out.subarray(0, got);
+  }
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const part = new Uint8Array(64 * 1024);
+    const got = await body.readInto(part);
+    if (got === 0) break;
+    parts.push(part.subarray(0, got));
+    total += got;
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }

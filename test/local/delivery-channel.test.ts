@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { signRequest } from "../../src/backend/channel-auth.ts";
+import { sha256Hex, signRequest } from "../../src/backend/channel-auth.ts";
 import { DELIVER_PATH, encodeRequest, type ChannelEnvelope } from "../../src/backend/channel-protocol.ts";
 import { clusterSecret, ensureClusterSecret } from "../../src/backend/cluster-secret.ts";
 import { storeMessage } from "../../src/backend/mailbox-store.ts";
@@ -43,6 +43,8 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
     recipients: [{ id: 1, account, orcpt: null, notify: null }],
   });
   const client = () => testContext(tdb.storage, "sender", clock);
+  const sign = async (secret: string, body: Uint8Array, now: Date, member: string) =>
+    signRequest(secret, { method: "POST", path: DELIVER_PATH, digest: await sha256Hex(body), now, member, target: null });
   const post = async (body: Uint8Array, headers: Record<string, string>) => {
     const res = await fetch(backend.url + DELIVER_PATH, { method: "POST", headers, body });
     return { status: res.status, text: await res.text() };
@@ -81,13 +83,13 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
     const content = rawMessage("unsigned");
     const body = encodeRequest(envelope(accounts[0], content), content);
     expect((await post(body, {})).status).toBe(401);
-    const wrong = signRequest("not-the-cluster-secret", "POST", DELIVER_PATH, body, clock.now(), "evil");
+    const wrong = await sign("not-the-cluster-secret", body, clock.now(), "evil");
     const r = await post(body, { ...wrong });
     expect(r.status).toBe(401);
     expect(r.text).toContain("wrong signature");
     // Signed for another body: the digest does not match.
     const secret = await clusterSecret(backend.ctx);
-    const other = signRequest(secret, "POST", DELIVER_PATH, encodeRequest(envelope(accounts[0], content), content), clock.now(), "x");
+    const other = await sign(secret, encodeRequest(envelope(accounts[0], content), content), clock.now(), "x");
     expect((await post(body, { ...other })).status).toBe(401);
     await expect(callDeliveryChannel(testContext(tdb.storage, "outsider", clock, {}, "a-different-secret"), backend.url, envelope(accounts[0], content), content)).rejects.toBeInstanceOf(ChannelCallError);
     expect(await stored()).toBe(0);
@@ -97,11 +99,11 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
     const secret = await clusterSecret(backend.ctx);
     const content = rawMessage("stale");
     const body = encodeRequest(envelope(accounts[0], content), content);
-    const old = signRequest(secret, "POST", DELIVER_PATH, body, new Date(clock.now().getTime() - 61_000), "b0");
+    const old = await sign(secret, body, new Date(clock.now().getTime() - 61_000), "b0");
     const stale = await post(body, { ...old });
     expect(stale.status).toBe(401);
     expect(stale.text).toContain("window");
-    const fresh = signRequest(secret, "POST", DELIVER_PATH, body, clock.now(), "b0");
+    const fresh = await sign(secret, body, clock.now(), "b0");
     expect((await post(body, { ...fresh })).status).toBe(200);
     const replay = await post(body, { ...fresh });
     expect(replay.status).toBe(401);
@@ -121,7 +123,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
       [good.subarray(0, good.byteLength - 5), "truncated"],
     ];
     for (const [body, reason] of cases) {
-      const r = await post(body, { ...signRequest(secret, "POST", DELIVER_PATH, body, clock.now(), "b0") });
+      const r = await post(body, { ...await sign(secret, body, clock.now(), "b0") });
       expect(r.status).toBe(400);
       expect(r.text).toContain(reason);
     }
@@ -132,7 +134,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
     const secret = await clusterSecret(backend.ctx);
     const content = rawMessage("big", [], "x".repeat(70 * 1024));
     const body = encodeRequest(envelope(accounts[0], content), content);
-    const r = await post(body, { ...signRequest(secret, "POST", DELIVER_PATH, body, clock.now(), "b0") });
+    const r = await post(body, { ...await sign(secret, body, clock.now(), "b0") });
     expect(r.status).toBe(413);
     expect(await stored()).toBe(0);
   });
