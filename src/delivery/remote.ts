@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
+import { clusterSecret } from "../backend/cluster-secret.ts";
 import { readMessageBody } from "../queue/body.ts";
 import { createSystemResolver, type DnsResolver, parseDnsServers } from "../relay/dns.ts";
 import { Relay } from "../relay/relay.ts";
@@ -40,6 +41,7 @@ export function relayFor(ctx: AppContext, resolver: DnsResolver = settingsResolv
       isFrontend: ctx.config.roles.includes("frontend"),
       // Port 25 in production; cluster tests make a local sink the Internet.
       mxPort: () => ctx.settings().relay_mx_port,
+      clusterSecret: () => clusterSecret(ctx),
     });
     relays.set(ctx, relay);
   }

@@ -1,9 +1,10 @@
 import type { Random } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import { liveMembers } from "../cluster/members.ts";
+import type { MemberCredentials } from "../cluster/member-credentials.ts";
 import type { DnsResolver } from "./dns.ts";
 import { findRoute, parseHostPort, RouteError, type HostPort } from "./routes-store.ts";
-import { resolveHostTargets, resolveMxTargets, type TargetResolution } from "./targets.ts";
+import { MAX_TARGETS, resolveHostTargets, resolveMxTargets, type Target, type TargetResolution } from "./targets.ts";
 import { localReply } from "./smtp-reply.ts";
 
 /** Where the recipients of one domain go next, and how to talk to it. */
@@ -27,15 +28,30 @@ export interface NextHopContext {
   memberTimeoutSeconds: number;
   /** Port for MX hosts: 25, or per host name a test sink's. */
   mxPort: number | ((host: string) => number);
+  /**
+   * Credentials for a hand-off to the named frontend member (derived from the cluster secret);
+   * null = hand off without AUTH (then only a frontend that trusts member IPs relays it).
+   */
+  memberAuth?: ((frontend: string) => MemberCredentials) | null;
 }
 
 /**
- * In order: the route for the domain (or "*"), else the forwarding server (host[:port], or
- * "*" = any live frontend member, for backends without Internet access), else DNS MX.
- * Forwarding to a frontend needs no credentials: frontends let live cluster members relay by
- * their IP address (the members table is the list).
+ * Forwarding server "*" on a member without the frontend role comes first: such a member is
+ * assumed to have no Internet access, so ALL its remote mail goes to a live frontend, which then
+ * applies routes and MX itself (a route would otherwise send the backend to a host it cannot
+ * reach). Everywhere else, in order: the route for the domain (or "*"), the forwarding server
+ * host[:port], DNS MX. A frontend with "*" relays directly (route, then MX).
+ *
+ * The hand-off authenticates with member credentials (AUTH PLAIN inside STARTTLS, required),
+ * not by the sender's IP address.
  */
 export async function chooseNextHop(c: NextHopContext, domain: string): Promise<NextHop> {
+  const fwd = c.forwardingServer.trim();
+  if (fwd === "*" && !c.self.isFrontend) {
+    // With credentials the session must be encrypted first; the frontend's certificate is
+    // usually self-signed, so it is not verified (see member-credentials.ts for why that is enough).
+    return { destination: "forward:*", requireTls: c.requireTls || Boolean(c.memberAuth), auth: null, resolve: () => liveFrontends(c) };
+  }
   const route = await findRoute(c.db, domain);
   if (route) {
     return {
@@ -44,10 +60,6 @@ export async function chooseNextHop(c: NextHopContext, domain: string): Promise<
       auth: route.authUser && route.authPass !== null ? { user: route.authUser, pass: route.authPass } : null,
       resolve: () => resolveHostTargets(c.resolver, route.hosts, `route ${route.domain}`),
     };
-  }
-  const fwd = c.forwardingServer.trim();
-  if (fwd === "*" && !c.self.isFrontend) {
-    return { destination: "forward:*", requireTls: c.requireTls, auth: null, resolve: () => liveFrontends(c) };
   }
   if (fwd !== "" && fwd !== "*") {
     let host: HostPort;
@@ -64,22 +76,35 @@ export async function chooseNextHop(c: NextHopContext, domain: string): Promise<
 
 async function liveFrontends(c: NextHopContext): Promise<TargetResolution> {
   const members = await liveMembers(c.db, c.now, c.memberTimeoutSeconds);
-  const hosts: HostPort[] = [];
+  const frontends: Array<{ name: string; host: HostPort }> = [];
   for (const m of members) {
     if (m.name === c.self.name || !m.roles.includes("frontend") || !m.smtpEndpoint) continue;
     try {
-      hosts.push(parseHostPort(m.smtpEndpoint));
+      frontends.push({ name: m.name, host: parseHostPort(m.smtpEndpoint) });
     } catch {
       // A member with an unusable endpoint is skipped; the others still serve.
     }
   }
-  if (hosts.length === 0) return { ok: false, permanent: false, reply: localReply(451, "4.4.1", "forwarding server is * but no live frontend member is known") };
+  if (frontends.length === 0) return { ok: false, permanent: false, reply: localReply(451, "4.4.1", "forwarding server is * but no live frontend member is known") };
   // Spread the load: a random order each time.
-  for (let i = hosts.length - 1; i > 0; i--) {
+  for (let i = frontends.length - 1; i > 0; i--) {
     const j = Math.min(i, Math.floor(c.random.next() * (i + 1)));
-    [hosts[i], hosts[j]] = [hosts[j], hosts[i]];
+    [frontends[i], frontends[j]] = [frontends[j], frontends[i]];
   }
-  return resolveHostTargets(c.resolver, hosts, "live frontend members");
+  const targets: Target[] = [];
+  let failure: TargetResolution | null = null;
+  for (const f of frontends) {
+    const r = await resolveHostTargets(c.resolver, [f.host], `frontend member ${f.name}`);
+    if (!r.ok) {
+      failure ??= r;
+      continue;
+    }
+    // Each frontend gets credentials bound to its own name.
+    const auth = c.memberAuth ? c.memberAuth(f.name) : undefined;
+    for (const t of r.targets) targets.push(auth ? { ...t, auth } : t);
+  }
+  if (targets.length > 0) return { ok: true, targets: targets.slice(0, MAX_TARGETS) };
+  return failure ?? { ok: false, permanent: false, reply: localReply(451, "4.4.1", "no live frontend member could be resolved") };
 }
 
 function failedHop(destination: string, text: string): NextHop {

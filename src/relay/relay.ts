@@ -6,6 +6,7 @@ import type { RecipientOutcome } from "../queue/worker.ts";
 import type { Metrics } from "../metrics/registry.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
+import { memberCredentials, type MemberCredentials } from "../cluster/member-credentials.ts";
 import { ConnectionPool, type Lease } from "./connection-pool.ts";
 import type { DnsResolver } from "./dns.ts";
 import { KeyedLimiter } from "./limiter.ts";
@@ -29,6 +30,8 @@ export interface RelayOptions {
   metrics?: Metrics;
   /** Port of MX hosts: 25; tests map each MX host name to a sink's port. */
   mxPort?: number | ((host: string) => number);
+  /** The cluster secret, for member credentials on a forwarding "*" hand-off; absent = hand off without AUTH. */
+  clusterSecret?: () => Promise<string>;
 }
 
 /** The message a batch of recipients belongs to. */
@@ -65,6 +68,7 @@ export class Relay {
       requireTls: s.relay_require_tls,
       memberTimeoutSeconds: s.member_timeout_seconds,
       mxPort: this.o.mxPort ?? 25,
+      memberAuth: s.forwarding_server.trim() === "*" ? await this.memberAuth(now) : null,
     };
     const byDomain = new Map<string, NextHop>();
     for (const r of recipients) {
@@ -84,6 +88,12 @@ export class Relay {
 
   async close(): Promise<void> {
     await this.pool.close();
+  }
+
+  private async memberAuth(now: Date): Promise<((frontend: string) => MemberCredentials) | null> {
+    if (!this.o.clusterSecret || this.o.isFrontend) return null;
+    const secret = await this.o.clusterSecret();
+    return (frontend) => memberCredentials(secret, this.o.memberName, frontend, now);
   }
 
   private async deliverToHop(hop: NextHop, message: RelayMessage, recipients: ClaimedRecipient[]): Promise<RecipientOutcome[]> {
@@ -129,7 +139,7 @@ export class Relay {
       target,
       ehloName: this.o.ehloName,
       requireTls: hop.requireTls,
-      auth: hop.auth,
+      auth: target.auth ?? hop.auth,
       connectTimeoutMs: s.relay_connect_timeout_ms,
       greetingTimeoutMs: s.relay_greeting_timeout_ms,
       replyTimeoutMs: s.relay_data_timeout_ms,

@@ -8,6 +8,8 @@ export interface Target {
   address: string;
   port: number;
   name: string;
+  /** Credentials for this host alone (a frontend member on a hand-off); else the hop's. */
+  auth?: { user: string; pass: string };
 }
 
 export type TargetResolution = { ok: true; targets: Target[] } | { ok: false; permanent: boolean; reply: SmtpReply };
