@@ -72,6 +72,11 @@ export const DEFAULT_SETTINGS = {
   smtp_greeting_delay_ms: 100,
   /** Comma-separated CIDRs allowed to relay without AUTH, e.g. "10.0.0.0/8,::1/128". */
   trusted_networks: "" as string,
+  /**
+   * Let any live member's IP address relay without AUTH (the old rule; weak on shared hosts or
+   * reused container addresses). Off: members hand off with credentials from the cluster secret.
+   */
+  relay_trust_member_addresses: false as boolean,
   /** AUTH failures from one IP before further attempts are refused for smtp_auth_lockout_seconds. */
   smtp_auth_max_failures: 5,
   /** Each failed AUTH is answered after failures × this (slows down guessing). */

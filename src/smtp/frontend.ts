@@ -54,10 +54,9 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
   const deps: FrontendDeps = {
     ctx,
     relay: new RelayPolicy({
-      db: ctx.db,
-      clock: ctx.clock,
       trustedNetworks: () => ctx.settings().trusted_networks,
-      memberTimeoutSeconds: () => ctx.settings().member_timeout_seconds,
+      liveMembers: () => ctx.cluster?.live() ?? [],
+      trustMemberAddresses: () => ctx.settings().relay_trust_member_addresses,
       onInvalidNetwork: (entries) => logger.warn({ entries }, "trusted_networks: ignoring entries that are not CIDRs"),
     }),
     throttle: new AuthThrottle(ctx.clock),

@@ -1,41 +1,41 @@
 import { isIP } from "node:net";
-import type { Executor } from "../db/db.ts";
-import type { Clock } from "../domain/types.ts";
-import { liveMembers } from "../cluster/members.ts";
+import type { MemberRow } from "../cluster/members.ts";
+import { isMemberUser } from "../cluster/member-credentials.ts";
 import { parseNetworks, unmapIpv4, type NetworkList } from "./cidr.ts";
 
 export type RelayGrant = "authenticated" | "trusted-network" | "cluster-member";
 
 export interface RelayClient {
   address: string;
+  /** The AUTH identity: an account address, or `member:<name>` for another member (auth.ts). */
   authenticatedUser: string | null;
 }
 
 export interface RelayPolicyOptions {
-  db: Executor;
-  clock: Clock;
   trustedNetworks: () => string;
-  memberTimeoutSeconds: () => number;
-  /** How long the live members' addresses are reused before the members table is read again. */
-  memberCacheMs?: number;
+  /** Live members as of the last heartbeat (the ClusterView); read only when member addresses are trusted. */
+  liveMembers: () => readonly MemberRow[];
+  /** The relay_trust_member_addresses setting: let live members' IPs relay without AUTH. */
+  trustMemberAddresses: () => boolean;
   onInvalidNetwork?: (entries: string[]) => void;
 }
 
 /**
- * Who may send mail to domains that are not ours: authenticated users, trusted networks (the
- * trusted_networks setting) and live cluster members (backends hand remote mail to a frontend).
- * Everybody else gets 554 5.7.1: no open relay.
+ * Who may send mail to domains that are not ours: authenticated users, other members that
+ * authenticated with credentials from the cluster secret (the forwarding "*" hand-off),
+ * trusted networks (the trusted_networks setting), and, only when relay_trust_member_addresses
+ * is on, any connection from a live member's IP address. Everybody else gets 554 5.7.1: no open relay.
  */
 export class RelayPolicy {
   private networks: { source: string; list: NetworkList } | null = null;
-  private members: { at: number; ips: Set<string> } | null = null;
+  private members: { rows: readonly MemberRow[]; ips: Set<string> } | null = null;
 
   constructor(private readonly o: RelayPolicyOptions) {}
 
   async grant(client: RelayClient): Promise<RelayGrant | null> {
-    if (client.authenticatedUser) return "authenticated";
+    if (client.authenticatedUser) return isMemberUser(client.authenticatedUser) ? "cluster-member" : "authenticated";
     if (this.trusted().contains(client.address)) return "trusted-network";
-    if ((await this.memberAddresses()).has(unmapIpv4(client.address))) return "cluster-member";
+    if (this.o.trustMemberAddresses() && this.memberAddresses().has(unmapIpv4(client.address))) return "cluster-member";
     return null;
   }
 
@@ -49,19 +49,23 @@ export class RelayPolicy {
     return this.networks.list;
   }
 
-  private async memberAddresses(): Promise<Set<string>> {
-    const now = this.o.clock.now().getTime();
-    if (this.members && now - this.members.at < (this.o.memberCacheMs ?? 5000)) return this.members.ips;
+  private memberAddresses(): Set<string> {
+    const rows = this.o.liveMembers();
+    if (this.members && sameRows(this.members.rows, rows)) return this.members.ips;
     const ips = new Set<string>();
-    for (const m of await liveMembers(this.o.db, this.o.clock.now(), this.o.memberTimeoutSeconds())) {
+    for (const m of rows) {
       for (const host of [hostOfEndpoint(m.smtpEndpoint), hostOfUrl(m.httpUrl)]) {
         // Only literal, specific addresses count: a member bound to 0.0.0.0 says nothing about its source IP.
         if (host && isIP(host) && host !== "0.0.0.0" && host !== "::") ips.add(unmapIpv4(host));
       }
     }
-    this.members = { at: now, ips };
+    this.members = { rows, ips };
     return ips;
   }
+}
+
+function sameRows(a: readonly MemberRow[], b: readonly MemberRow[]): boolean {
+  return a.length === b.length && a.every((r, i) => r === b[i]);
 }
 
 function hostOfEndpoint(endpoint: string | null): string | null {

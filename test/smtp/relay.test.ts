@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { addAccount, addDomain, removeAccount } from "../../src/accounts/store.ts";
-import { registerMember } from "../../src/cluster/members.ts";
+import { ClusterView } from "../../src/cluster/cluster-view.ts";
+import { listMembers, registerMember } from "../../src/cluster/members.ts";
 import { queryRows, ts } from "../../src/db/rows.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { clearQueue, opened, queueCounts, queueIdOf, queuedRecipients, RawClient, startHarness, type Harness } from "./harness.ts";
@@ -26,7 +27,6 @@ afterAll(async () => {
 beforeEach(async () => {
   h.settings.trusted_networks = "";
   await tdb.storage.db.execute(sql`DELETE FROM members`);
-  h.clock.advance(60_000); // past the relay policy's member cache
   await clearQueue(tdb.storage);
 });
 
@@ -124,15 +124,28 @@ describe("who may relay", () => {
     expect((await rcpts(["<user@elsewhere.test>", "<user@[192.0.2.1]>"]))).toEqual([expect.stringMatching(/^250 /), expect.stringMatching(/^250 /)]);
   });
 
-  it("live cluster members (by IP from the members table), not dead ones", async () => {
+  it("a live member's IP address relays only with relay_trust_member_addresses on, and never a dead member's", async () => {
     const now = h.clock.now();
     const info = { name: "be-1", roles: ["backend" as const], smtpEndpoint: null, httpUrl: "http://127.0.0.1:8025", submitMode: "locally" as const, hostname: "be", pid: 1, version: null };
     await registerMember(tdb.storage.db, info, now);
-    expect((await rcpts(["<user@elsewhere.test>"]))[0]).toMatch(/^250 /);
-    // The member stops heartbeating: once its timeout has passed (and the cache expired) relaying stops.
-    await tdb.storage.db.execute(sql`UPDATE members SET heartbeat_at = ${ts(new Date(now.getTime() - 3600_000))}`);
-    h.clock.advance(10_000);
-    expect((await rcpts(["<user@elsewhere.test>"]))[0]).toMatch(/^554 5\.7\.1 /);
+    // The frontend knows who is alive from its heartbeat's ClusterView, not from a query of its own.
+    const view = new ClusterView("fe-test", "locally");
+    h.ctx.cluster = view;
+    const heartbeat = async () => view.update(await listMembers(tdb.storage.db, h.clock.now(), h.settings.member_timeout_seconds));
+    await heartbeat();
+    try {
+      // Off by default: an address proves nothing on shared hosts; members authenticate instead.
+      expect((await rcpts(["<user@elsewhere.test>"]))[0]).toMatch(/^554 5\.7\.1 /);
+      h.settings.relay_trust_member_addresses = true;
+      expect((await rcpts(["<user@elsewhere.test>"]))[0]).toMatch(/^250 /);
+      // The member stops heartbeating: once the view says it is dead, relaying stops.
+      await tdb.storage.db.execute(sql`UPDATE members SET heartbeat_at = ${ts(new Date(now.getTime() - 3600_000))}`);
+      await heartbeat();
+      expect((await rcpts(["<user@elsewhere.test>"]))[0]).toMatch(/^554 5\.7\.1 /);
+    } finally {
+      h.settings.relay_trust_member_addresses = false;
+      h.ctx.cluster = undefined;
+    }
   });
 
   it("behind a load balancer (PROXY protocol) the client's own address decides, and is recorded", async () => {
