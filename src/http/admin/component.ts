@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Component } from "../../component.ts";
 import { mountWebAdmin } from "../webadmin/app.ts";
 import { mountAdminApi } from "./api.ts";
+import { LoginThrottle } from "./login-throttle.ts";
 import { resolveAdminToken } from "./token.ts";
 
 /**
@@ -21,7 +22,8 @@ export function adminComponent(): Component {
         writeFileSync(path, token + "\n", { mode: 0o600 });
         ctx.logger.info({ file: path, webadmin: "/admin", api: "/api/v1" }, "admin token written for the embedded setup");
       }
-      const deps = { db: ctx.db, clock: ctx.clock, logger: ctx.logger, token };
+      // One throttle for both surfaces: a guesser gets the same budget via the API or the login form.
+      const deps = { db: ctx.db, clock: ctx.clock, logger: ctx.logger, token, throttle: new LoginThrottle(ctx.clock) };
       ctx.httpMounts.push((app) => {
         mountAdminApi(app, deps);
         mountWebAdmin(app, deps);

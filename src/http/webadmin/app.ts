@@ -8,8 +8,9 @@ import { loadSettings } from "../../cluster/settings.ts";
 import { listStoredMessages, readStoredMessage } from "../../accounts/stored-messages.ts";
 import { applyQueueAction, isQueueAction, listQueue, queueSummaryByDomain, type QueueStateFilter, showQueueMessage } from "../../queue/admin.ts";
 import { coerceError } from "../../util/errors.ts";
-import { bearerToken, sameSecret, sessionValue } from "../admin/auth.ts";
-import type { AdminDeps } from "../admin/deps.ts";
+import { bearerToken, refuseIfLocked, sameSecret, sessionValue } from "../admin/auth.ts";
+import { type AdminDeps, loginThrottle } from "../admin/deps.ts";
+import { clientAddress, LoginThrottle } from "../admin/login-throttle.ts";
 import { ApiError, toApiError } from "../admin/errors.ts";
 import { newAccountBody, newDomainBody } from "../admin/schemas.ts";
 import { formatIssues } from "../admin/validate.ts";
@@ -47,6 +48,7 @@ function field(form: Record<string, unknown>, name: string): string {
 export function createWebAdmin(d: AdminDeps): Hono {
   const app = new Hono();
   const session = sessionValue(d.token);
+  const throttle = loginThrottle(d, () => new LoginThrottle(d.clock));
 
   app.onError((err, c) => {
     const known = toApiError(err);
@@ -61,8 +63,13 @@ export function createWebAdmin(d: AdminDeps): Hono {
 
   app.get("/login", (c) => c.html(page("Log in", loginForm(), { nav: false })));
   app.post("/login", async (c) => {
+    refuseIfLocked(c, throttle);
     const token = field(await c.req.parseBody(), "token");
-    if (!sameSecret(token, d.token)) return c.html(page("Log in", loginForm(), { nav: false, error: "wrong token" }), 401);
+    if (!sameSecret(token, d.token)) {
+      throttle.fail(clientAddress(c));
+      return c.html(page("Log in", loginForm(), { nav: false, error: "wrong token" }), 401);
+    }
+    throttle.succeed(clientAddress(c));
     setCookie(c, SESSION_COOKIE, session, { path: WEBADMIN_PREFIX, httpOnly: true, sameSite: "Strict" });
     return c.redirect(WEBADMIN_PREFIX, 303);
   });
@@ -70,8 +77,11 @@ export function createWebAdmin(d: AdminDeps): Hono {
   app.use("*", async (c, next) => {
     const cookie = getCookie(c, SESSION_COOKIE);
     const bearer = bearerToken(c.req.header("authorization"));
+    if (bearer !== null) refuseIfLocked(c, throttle);
     const ok = (cookie !== undefined && sameSecret(cookie, session)) || (bearer !== null && sameSecret(bearer, d.token));
     if (ok) return next();
+    // A wrong bearer token is a guess; a stale cookie (the token changed) is not.
+    if (bearer !== null) throttle.fail(clientAddress(c));
     if (c.req.method === "GET") return c.redirect(`${WEBADMIN_PREFIX}/login`, 303);
     throw new ApiError(401, "not logged in");
   });
