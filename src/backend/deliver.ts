@@ -72,6 +72,11 @@ export class BackendDelivery {
     }
   }
 
+  /** Several messages in one call (a multi-message delivery-channel request): an answer per recipient of each. */
+  async deliverBatch(items: Array<{ envelope: ChannelEnvelope; content: Uint8Array }>): Promise<ChannelAnswer[]> {
+    return (await Promise.all(items.map((i) => this.deliver(i.envelope, i.content)))).flat();
+  }
+
   /**
    * Shutting down: accounts not yet open are refused (the sender retries elsewhere later);
    * deliveries under way may finish, for up to `graceMs`, before the leases are given back.
