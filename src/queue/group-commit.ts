@@ -13,6 +13,8 @@ export interface SubmitBatcherOptions {
   maxBytes?: number;
   /** Nudge the local worker instead of a NOTIFY when a flush holds only this member's work. */
   localWake?: LocalWake;
+  /** After each batch statement that committed, with how many messages it wrote (metrics). */
+  onFlushed?: (messages: number) => void;
 }
 
 interface Waiting {
@@ -106,6 +108,7 @@ export class SubmitBatcher {
       const results = await insertMessages(this.o.db, batch.map((w) => ({ input: w.input, firstPart: w.part })));
       this.stats.messages += batch.length;
       batch.forEach((w, i) => w.resolve(results[i]));
+      this.o.onFlushed?.(batch.length);
       this.wake(batch);
     } catch (err) {
       if (batch.length === 1 || !isStatementRejected(err)) {

@@ -50,6 +50,10 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
   const batcher = new SubmitBatcher({
     db: ctx.db,
     localWake: { member: config.memberName, nudge: () => ctx.nudgeLocalWorker?.() ?? false },
+    onFlushed: (messages) => {
+      ctx.metrics.inc("mailcluster_submit_group_commits_total", "Group-commit statements that committed");
+      ctx.metrics.inc("mailcluster_submit_group_committed_messages_total", "Messages written by group-commit statements (÷ statements = batch size)", {}, messages);
+    },
   });
   const deps: FrontendDeps = {
     ctx,

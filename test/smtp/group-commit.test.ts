@@ -44,6 +44,11 @@ describe("group commit at DATA", () => {
       expect(new Set(replies.map(queueIdOf)).size).toBe(12);
       // 250 only after COMMIT: every queue id answered is already there.
       expect(await queueCounts(tdb.storage)).toEqual({ messages: 12, recipients: 12, bodies: 12 });
+      const metrics = h.ctx.metrics.render();
+      expect(metrics).toMatch(/^mailcluster_submit_group_committed_messages_total 12$/m);
+      const statements = Number(/^mailcluster_submit_group_commits_total (\d+)$/m.exec(metrics)?.[1]);
+      expect(statements).toBeGreaterThanOrEqual(1);
+      expect(statements).toBeLessThanOrEqual(12);
       for (const c of clients) c.end();
     } finally {
       await h.close();
