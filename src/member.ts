@@ -21,6 +21,7 @@ import { runDsnPasses } from "./dsn/generate.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServerHandle, Runtime } from "./runtime.ts";
 import { Metrics } from "./metrics/registry.ts";
+import { observeDeliveries } from "./metrics/delivery-metrics.ts";
 import { systemClock, systemRandom } from "./util/clock.ts";
 import { coerceError } from "./util/errors.ts";
 import type { Logger } from "./util/logger.ts";
@@ -159,7 +160,8 @@ export class Member {
         pollIntervalMs: s.queue_poll_interval_ms,
         batchSize: s.queue_claim_batch,
         concurrency: 16,
-        onRecorded: async (summary) => {
+        onRecorded: async (summary, results) => {
+          observeDeliveries(ctx, summary, results);
           for (const r of summary.recorded) {
             ctx.metrics.inc("mailcluster_delivery_attempts_total", "Delivery attempts by result", { result: r.state === "queued" ? "deferred" : r.state });
           }

@@ -1,59 +1,124 @@
 /**
- * A tiny Prometheus-text registry: counters and gauges with labels. Enough for our figures
- * without pulling a client library that assumes Node's process APIs.
+ * A small Prometheus-text registry: counters, gauges and histograms with labels. Enough for our
+ * figures without pulling a client library that assumes Node's process APIs (src/ also runs on
+ * Bun and Deno).
  */
-type Labels = Record<string, string>;
+export type Labels = Record<string, string>;
 
-interface Series {
-  help: string;
-  type: "counter" | "gauge";
-  values: Map<string, { labels: Labels; value: number }>;
+interface Sample {
+  labels: Labels;
+  value: number;
 }
+
+interface HistogramSample {
+  labels: Labels;
+  /** Per bucket (not cumulative); the last slot is +Inf. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+type Series =
+  | { help: string; type: "counter" | "gauge"; values: Map<string, Sample> }
+  | { help: string; type: "histogram"; buckets: readonly number[]; values: Map<string, HistogramSample> };
 
 export class Metrics {
   private readonly series = new Map<string, Series>();
 
-  private get(name: string, help: string, type: Series["type"]): Series {
-    let s = this.series.get(name);
-    if (!s) {
-      s = { help, type, values: new Map() };
-      this.series.set(name, s);
-    }
-    return s;
+  private scalar(name: string, help: string, type: "counter" | "gauge"): Map<string, Sample> {
+    const s = this.series.get(name);
+    if (s && s.type !== "histogram") return s.values;
+    if (s) throw new Error(`metric ${name} is a histogram, not a ${type}`);
+    const values = new Map<string, Sample>();
+    this.series.set(name, { help, type, values });
+    return values;
   }
 
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
-    const s = this.get(name, help, "counter");
+    const values = this.scalar(name, help, "counter");
     const key = labelKey(labels);
-    const cur = s.values.get(key);
+    const cur = values.get(key);
     if (cur) cur.value += by;
-    else s.values.set(key, { labels, value: by });
+    else values.set(key, { labels, value: by });
   }
 
   set(name: string, help: string, labels: Labels, value: number): void {
-    const s = this.get(name, help, "gauge");
-    s.values.set(labelKey(labels), { labels, value });
+    this.scalar(name, help, "gauge").set(labelKey(labels), { labels, value });
   }
 
+  /**
+   * Replace every series of a gauge at once: label sets that are no longer given disappear
+   * (a domain whose queue emptied, or a member that stopped exporting cluster figures).
+   */
+  replace(name: string, help: string, samples: readonly Sample[]): void {
+    const values = this.scalar(name, help, "gauge");
+    values.clear();
+    for (const s of samples) values.set(labelKey(s.labels), { labels: s.labels, value: s.value });
+  }
+
+  /** Drop a metric entirely (it is not rendered until it is set again). */
+  remove(name: string): void {
+    this.series.delete(name);
+  }
+
+  /** One observation; `buckets` are upper bounds in ascending order, fixed by the first call. */
+  observe(name: string, help: string, labels: Labels, value: number, buckets: readonly number[]): void {
+    let s = this.series.get(name);
+    if (!s) {
+      s = { help, type: "histogram", buckets: [...buckets], values: new Map() };
+      this.series.set(name, s);
+    }
+    if (s.type !== "histogram") throw new Error(`metric ${name} is a ${s.type}, not a histogram`);
+    const key = labelKey(labels);
+    let h = s.values.get(key);
+    if (!h) {
+      h = { labels, counts: new Array<number>(s.buckets.length + 1).fill(0), sum: 0, count: 0 };
+      s.values.set(key, h);
+    }
+    let i = s.buckets.findIndex((le) => value <= le);
+    if (i < 0) i = s.buckets.length;
+    h.counts[i] += 1;
+    h.sum += value;
+    h.count += 1;
+  }
+
+  /** A counter's or gauge's value (0 when absent); a histogram's observation count. */
   value(name: string, labels: Labels = {}): number {
-    return this.series.get(name)?.values.get(labelKey(labels))?.value ?? 0;
+    const s = this.series.get(name);
+    if (!s) return 0;
+    if (s.type === "histogram") return s.values.get(labelKey(labels))?.count ?? 0;
+    return s.values.get(labelKey(labels))?.value ?? 0;
   }
 
   render(): string {
     const out: string[] = [];
     for (const [name, s] of this.series) {
       out.push(`# HELP ${name} ${s.help}`, `# TYPE ${name} ${s.type}`);
-      for (const { labels, value } of s.values.values()) out.push(`${name}${formatLabels(labels)} ${value}`);
+      if (s.type === "histogram") {
+        for (const h of s.values.values()) {
+          let cumulative = 0;
+          s.buckets.forEach((le, i) => {
+            cumulative += h.counts[i];
+            out.push(`${name}_bucket${formatLabels({ ...h.labels, le: String(le) })} ${cumulative}`);
+          });
+          out.push(`${name}_bucket${formatLabels({ ...h.labels, le: "+Inf" })} ${h.count}`);
+          out.push(`${name}_sum${formatLabels(h.labels)} ${h.sum}`, `${name}_count${formatLabels(h.labels)} ${h.count}`);
+        }
+      } else {
+        for (const { labels, value } of s.values.values()) out.push(`${name}${formatLabels(labels)} ${value}`);
+      }
     }
     return out.join("\n") + "\n";
   }
 }
 
 function labelKey(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${labels[k]}`)
-    .join(",");
+  // JSON, so no label value can make two label sets collide.
+  return JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  );
 }
 
 function formatLabels(labels: Labels): string {

@@ -10,6 +10,8 @@ import { MailclusterSmtpServer } from "./connection.ts";
 import { onData } from "./data-handler.ts";
 import type { FrontendDeps } from "./deps.ts";
 import { onMailFrom, onRcptTo } from "./envelope-hooks.ts";
+import { timeTransactions } from "../metrics/smtp-metrics.ts";
+import { primaryPostmaster } from "./address-check.ts";
 import { RelayPolicy } from "./relay-policy.ts";
 import { smtpError } from "./reply.ts";
 import { acceptAllRules, type SubmissionRules } from "./rules-hook.ts";
@@ -97,9 +99,8 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
       socketTimeout: s.smtp_idle_timeout_seconds * 1000,
       closeTimeout: Math.max(1, s.smtp_shutdown_grace_seconds * 1000),
       onAuth: onAuth(deps),
-      onMailFrom: onMailFrom(deps),
+      ...timeTransactions(ctx.metrics, { onMailFrom: onMailFrom(deps), onData: onData(deps) }),
       onRcptTo: onRcptTo(deps),
-      onData: onData(deps),
       onConnect: (session, done) => {
         const current = ctx.settings();
         if (closing) return done(smtpError(421, "4.3.2", "shutting down, try another server"));
@@ -131,6 +132,8 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
       },
     };
     const server = new MailclusterSmtpServer(serverOptions, s.smtp_greeting_delay_ms);
+    server.domainlessPostmaster = () =>
+      primaryPostmaster({ primaryDomain: ctx.settings().primary_domain, hostname: config.hostname, isLocalDomain: (d) => ctx.directory.isLocalDomain(d) });
     // Settings change at run time; smtp-server reads its options per command, so refreshing them
     // as each client arrives is enough.
     server.beforeConnect = () => {
