@@ -5,6 +5,12 @@ import type { Role, SubmitMode } from "./domain/types.ts";
 export interface Config {
   databaseUrl: string | null;
   dataDir: string;
+  /**
+   * The database when DATABASE_URL is unset (MAILCLUSTER_EMBEDDED): a private PostgreSQL
+   * server under the data dir, or PGlite in the process (one process only). null = PostgreSQL,
+   * unless the data dir already holds a PGlite database and no PostgreSQL one.
+   */
+  embedded?: EmbeddedKind | null;
   memberName: string;
   roles: Role[];
   submitMode: SubmitMode;
@@ -41,6 +47,14 @@ export interface ConfigFlags {
   advertise?: string;
 }
 
+export type EmbeddedKind = "postgres" | "pglite";
+
+export function parseEmbedded(value: string | undefined): EmbeddedKind | null {
+  if (value === undefined || value.trim() === "") return null;
+  if (value === "postgres" || value === "pglite") return value;
+  throw new ConfigError(`MAILCLUSTER_EMBEDDED must be postgres or pglite (got "${value}")`);
+}
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -71,6 +85,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
   return {
     databaseUrl: env.DATABASE_URL && env.DATABASE_URL.trim() !== "" ? env.DATABASE_URL : null,
     dataDir: env.MAILCLUSTER_DATA ?? "./data",
+    embedded: parseEmbedded(env.MAILCLUSTER_EMBEDDED),
     memberName: flags.name ?? env.MEMBER_NAME ?? `${machine}:${smtpPort}`,
     roles: parseRole(flags.role ?? env.MAILCLUSTER_ROLE ?? "all"),
     // The issue's default: a member processes what it submits; serving others is opt-in.

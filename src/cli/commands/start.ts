@@ -10,7 +10,7 @@ import { detectRuntime } from "../../../adapters/runtime/index.ts";
 export function registerStart(program: Command, version: string): void {
   program
     .command("start")
-    .description("run a cluster member (embedded PGlite database under ./data when DATABASE_URL is unset)")
+    .description("run a cluster member (when DATABASE_URL is unset: a private PostgreSQL under ./data, or PGlite with MAILCLUSTER_EMBEDDED=pglite)")
     .option("--role <role>", "all | frontend | backend (env MAILCLUSTER_ROLE)")
     .option("--name <name>", "member name (env MEMBER_NAME; default host:smtp-port)")
     .option("--smtp-port <port>", "SMTP listener port (env SMTP_PORT; default 2525)")
@@ -21,7 +21,7 @@ export function registerStart(program: Command, version: string): void {
     .action(async (flags: ConfigFlags) => {
       const config = loadConfig(process.env, flags);
       const logger = createLogger(config.logLevel, { member: config.memberName });
-      const storage = await openStorage(config, logger);
+      const storage = await openStorage(config, logger, "member");
       const runtime = await detectRuntime();
       let member: Member;
       try {
