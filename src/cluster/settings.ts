@@ -56,6 +56,12 @@ export const DEFAULT_SETTINGS = {
   delay_dsn_after_seconds: 0,
   /** Where an undeliverable DSN goes (once); "" = postmaster@<member hostname>. */
   dsn_postmaster: "" as string,
+  /**
+   * The primary domain: `RCPT TO:<postmaster>` without a domain (RFC 5321 4.5.1) is delivered to
+   * postmaster@ this domain. "" = the member's host name, or its parent domain, whichever is a
+   * local domain.
+   */
+  primary_domain: "" as string,
   /** SMTP frontend: SIZE limit; larger → 552 5.3.4 at MAIL or after DATA. */
   max_message_bytes: 25 * 1024 * 1024,
   /** Recipients per message; more → 452 4.5.3. */

@@ -7,6 +7,7 @@ export interface CheckedAddress {
   ipLiteral: boolean;
 }
 
+/** RFC 5321 4.5.3.1.3: a path is at most 256 octets with its angle brackets, so the address 254. */
 const MAX_PATH = 254;
 const MAX_LOCAL = 64;
 const ASCII_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -20,6 +21,8 @@ const NON_ASCII = /[^\x00-\x7f]/;
  */
 export function checkAddress(address: string, role: "sender" | "recipient", smtpUtf8: boolean): CheckedAddress | SmtpHookError {
   const syntax = role === "sender" ? "5.1.7" : "5.1.3";
+  // The connection rewrites it to the primary domain's postmaster (connection.ts); still here means there is none.
+  if (role === "recipient" && isDomainlessPostmaster(address)) return smtpError(550, "5.1.1", "no primary domain for <postmaster> here (set primary_domain)");
   if (NON_ASCII.test(address) && !smtpUtf8) return smtpError(553, "5.6.7", "non-ASCII address requires the SMTPUTF8 parameter");
   if (Buffer.byteLength(address) > MAX_PATH) return smtpError(553, syntax, `address longer than ${MAX_PATH} octets`);
   const at = address.lastIndexOf("@");
@@ -35,6 +38,26 @@ export function checkAddress(address: string, role: "sender" | "recipient", smtp
   const labelOk = (l: string) => ASCII_LABEL.test(l) || (smtpUtf8 && NON_ASCII.test(l) && !/[\s@.,;:<>()[\]\\"]/.test(l) && l.length <= 63);
   if (labels.length < 2 || !labels.every(labelOk)) return smtpError(553, syntax, `bad domain "${domain}"`);
   return { address, domain: domain.toLowerCase(), ipLiteral: false };
+}
+
+/** `RCPT TO:<postmaster>` without a domain, which RFC 5321 4.5.1 says MUST be accepted. */
+export function isDomainlessPostmaster(address: string): boolean {
+  return address.toLowerCase() === "postmaster";
+}
+
+/**
+ * Where the domainless postmaster goes: postmaster@ the primary domain, which is the
+ * primary_domain setting, else the member's host name or its parent domain, whichever is a
+ * local domain. Null when none of them is (an installation without its own domain).
+ */
+export function primaryPostmaster(o: { primaryDomain: string; hostname: string; isLocalDomain: (domain: string) => boolean }): string | null {
+  const configured = o.primaryDomain.trim().toLowerCase();
+  if (configured !== "") return `postmaster@${configured}`;
+  const host = o.hostname.toLowerCase().replace(/\.$/, "");
+  for (const candidate of [host, host.slice(host.indexOf(".") + 1)]) {
+    if (candidate.includes(".") && o.isLocalDomain(candidate)) return `postmaster@${candidate}`;
+  }
+  return null;
 }
 
 export function isAddressError(v: CheckedAddress | SmtpHookError): v is SmtpHookError {

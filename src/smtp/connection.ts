@@ -2,16 +2,21 @@ import type net from "node:net";
 import type tls from "node:tls";
 import { SMTPConnection, type SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+import { isDomainlessPostmaster } from "./address-check.ts";
+import { isValidUtf8, MALFORMED_UTF8_REPLY, parseAddressCommand } from "./address-parse.ts";
 import { ENHANCED_PREFIX } from "./reply.ts";
 
 /**
  * smtp-server with two things it hard-codes made ours:
  * - the early-talker pause before the greeting (a fixed 100 ms upstream) is `greetingDelayMs`,
  *   0 allowed: a client opening one connection per message is otherwise capped at 10 msg/s;
- * - replies whose text already starts with an enhanced status code are sent as they are.
+ * - replies whose text already starts with an enhanced status code are sent as they are;
+ * - MAIL FROM / RCPT TO: malformed UTF-8 refused, 254-octet addresses accepted (address-parse.ts).
  */
 export class MailclusterSmtpServer extends SMTPServer {
   greetingDelayMs: number;
+  /** postmaster@ the primary domain, for `RCPT TO:<postmaster>` (address-check.ts primaryPostmaster). */
+  domainlessPostmaster: (() => string | null) | null = null;
   /** Runs for every accepted socket before its session starts (applies the current settings). */
   beforeConnect: (() => void) | null = null;
 
@@ -50,6 +55,33 @@ class MailclusterConnection extends SMTPConnection {
       const timer = setTimeout(() => this.connectionReady(), this.greetingDelayMs);
       timer.unref();
     });
+  }
+
+  override handler_MAIL(command: Buffer, callback: () => void): void {
+    if (!isValidUtf8(command)) {
+      this.send(500, MALFORMED_UTF8_REPLY);
+      return callback();
+    }
+    super.handler_MAIL(command, callback);
+  }
+
+  override handler_RCPT(command: Buffer, callback: () => void): void {
+    if (!isValidUtf8(command)) {
+      this.send(500, MALFORMED_UTF8_REPLY);
+      return callback();
+    }
+    super.handler_RCPT(command, callback);
+  }
+
+  override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ReturnType<SMTPConnection["_parseAddressCommand"]> {
+    const parsed = parseAddressCommand((name, command) => super._parseAddressCommand(name, command), rawName, rawCommand);
+    // RFC 5321 4.5.1: the domainless postmaster becomes the primary domain's before smtp-server
+    // records it, so that repeating it (in any spelling) does not enqueue it twice.
+    if (parsed && rawName.toLowerCase() === "rcpt to" && isDomainlessPostmaster(parsed.address)) {
+      const postmaster = (this._server as MailclusterSmtpServer).domainlessPostmaster?.();
+      if (postmaster) parsed.address = postmaster;
+    }
+    return parsed;
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {

@@ -11,6 +11,7 @@ import { onData } from "./data-handler.ts";
 import type { FrontendDeps } from "./deps.ts";
 import { onMailFrom, onRcptTo } from "./envelope-hooks.ts";
 import { timeTransactions } from "../metrics/smtp-metrics.ts";
+import { primaryPostmaster } from "./address-check.ts";
 import { RelayPolicy } from "./relay-policy.ts";
 import { smtpError } from "./reply.ts";
 import { acceptAllRules, type SubmissionRules } from "./rules-hook.ts";
@@ -131,6 +132,8 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
       },
     };
     const server = new MailclusterSmtpServer(serverOptions, s.smtp_greeting_delay_ms);
+    server.domainlessPostmaster = () =>
+      primaryPostmaster({ primaryDomain: ctx.settings().primary_domain, hostname: config.hostname, isLocalDomain: (d) => ctx.directory.isLocalDomain(d) });
     // Settings change at run time; smtp-server reads its options per command, so refreshing them
     // as each client arrives is enough.
     server.beforeConnect = () => {
