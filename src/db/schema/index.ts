@@ -9,3 +9,4 @@ export * from "./mailbox.ts";
 export * from "./rules.ts";
 export * from "./directory.ts";
 export * from "./channel-nonces.ts";
+export * from "./admin-sessions.ts";
