@@ -6,6 +6,7 @@ import { SubmitBatcher } from "../../src/queue/group-commit.ts";
 import { SubmitError, type SubmitInput } from "../../src/queue/submit.ts";
 import { openCountingStorage, type CountingStorage } from "../helpers/counting-storage.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
+import { until } from "../helpers/until.ts";
 
 let tdb: TestDatabase;
 let counting: CountingStorage;
@@ -129,5 +130,29 @@ describe("group commit", () => {
     expect(outcomes.every((o) => o.status === "rejected")).toBe(true);
     expect(batcher.stats).toMatchObject({ flushes: 1, retriedAlone: 0, messages: 0 });
     expect(await stored()).toEqual([]);
+  });
+
+  it("wakes workers once per flush: one NOTIFY for other members' work, none when only this member's worker is to run", async () => {
+    // A storage of its own: no wake-up of an earlier test can land in its statement log.
+    const own = openCountingStorage(tdb.url, 2);
+    try {
+      const notifies = () => own.statements.filter((q) => /pg_notify/.test(q)).length;
+      let nudged = 0;
+      const batcher = new SubmitBatcher({ db: own.db, localWake: { member: "be", nudge: () => (nudged++, true) } });
+      await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.submit(input(`own${i}@example.org`))));
+      expect(nudged).toBe(1);
+      expect(notifies()).toBe(0);
+      await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.submit({ ...input(`pool${i}@example.org`), processor: null })));
+      await until(() => notifies() > 0, "the NOTIFY for pool work");
+      expect(notifies()).toBe(1);
+      expect(nudged).toBe(1);
+      // No worker here after all: the nudge says so and the NOTIFY goes out instead.
+      const workerless = new SubmitBatcher({ db: own.db, localWake: { member: "be", nudge: () => false } });
+      await workerless.submit(input("fallback@example.org"));
+      await until(() => notifies() > 1, "the NOTIFY when no local worker runs");
+      expect(batcher.stats.flushes + workerless.stats.flushes).toBe(3);
+    } finally {
+      await own.close();
+    }
   });
 });
