@@ -98,6 +98,20 @@ export class Directory {
     return found ?? { kind: "unknown", domain };
   }
 
+  /**
+   * resolve(), but an answer that would refuse or relay ("unknown", "remote") is first checked
+   * against the database's version (one cheap SELECT, shared by concurrent callers), closing the
+   * few milliseconds before a NOTIFY arrives. For decisions where misses are rare and final
+   * (delivery); RCPT uses resolve() so that a dictionary attack costs no queries.
+   */
+  async resolveChecked(address: string): Promise<LocalRecipient> {
+    await this.whenFresh();
+    const first = this.resolve(address);
+    if (first.kind === "account" || first.kind === "alias") return first;
+    await this.refresh();
+    return this.resolve(address);
+  }
+
   isLocalDomain(domain: string): boolean {
     return this.snapshot.domains.has(domain.toLowerCase().replace(/\.$/, ""));
   }

@@ -119,6 +119,16 @@ describe("the directory", () => {
     }
   });
 
+  it("resolveChecked looks again before answering unknown, even before any NOTIFY or poll", async () => {
+    const d = await Directory.load(counting.db);
+    await elsewhere(sql`INSERT INTO accounts (address, domain) VALUES ('fresh@local.test', 'local.test')`);
+    expect(d.resolve("fresh@local.test").kind).toBe("unknown");
+    expect(await d.resolveChecked("fresh@local.test")).toMatchObject({ kind: "account", address: "fresh@local.test" });
+    counting.statements.length = 0;
+    expect(await d.resolveChecked("alice@local.test")).toMatchObject({ kind: "account" });
+    expect(counting.statements).toEqual([]);
+  });
+
   it("an unchanged directory is not reloaded: a refresh is one version query", async () => {
     const d = await Directory.load(counting.db);
     counting.statements.length = 0;
