@@ -1,3 +1,5 @@
+import type { Sha256 } from "./sha256-stream.ts";
+
 /** The request carried more than the channel's byte limit. */
 export class BodyTooLarge extends Error {
   override name = "BodyTooLarge";
@@ -77,14 +79,16 @@ export class BodyReader {
     }
   }
 
-  /** Fill `into` completely; returns how many bytes arrived (fewer = the body ended). */
-  async readInto(into: Uint8Array): Promise<number> {
+  /** Fill `into` completely, hashing as it goes; returns how many bytes arrived (fewer = the body ended). */
+  async readInto(into: Uint8Array, hash?: Sha256): Promise<number> {
     let filled = 0;
     while (filled < into.byteLength) {
       const n = await this.available();
       if (n === 0) break;
       const take = Math.min(n, into.byteLength - filled);
-      into.set(this.chunk.subarray(this.at, this.at + take), filled);
+      const piece = this.chunk.subarray(this.at, this.at + take);
+      into.set(piece, filled);
+      hash?.update(piece);
       this.at += take;
       filled += take;
     }

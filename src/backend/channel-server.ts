@@ -5,6 +5,7 @@ import { type ChannelAuth, checkAuthHeaders, sha256Hex, verifySignature } from "
 import { BATCH_PATH, type BatchItem, type ItemRefusal, MAX_HEADER_BYTES, parseBatchHeader, refuseItem } from "./channel-batch-protocol.ts";
 import { BodyReadError, BodyReader, BodyTooLarge } from "./channel-body.ts";
 import { UnauthenticatedGate } from "./channel-gate.ts";
+import { Sha256 } from "./sha256-stream.ts";
 import { ChannelNonces } from "./channel-nonces.ts";
 import { type ChannelAnswer, type ChannelEnvelope, ChannelFormatError, decodeRequest, DELIVER_PATH } from "./channel-protocol.ts";
 
@@ -20,7 +21,10 @@ export interface ChannelDelivery {
  * delivery_channel_max_bytes), hence the tighter cap on that legacy path.
  */
 const BATCH_HEADER_READERS = 8;
-const LEGACY_BODY_READERS = 2;
+const LEGACY_BODY_READERS = 1;
+/** A v1 body is one message and its envelope line (decodeRequest allows 1 MiB for that). */
+const LEGACY_ENVELOPE_BYTES = 1024 * 1024;
+const SMALL_BODY_BYTES = 64 * 1024;
 
 const TRUNCATED: ItemRefusal = { status: "temporary", code: 451, enhanced: "4.4.2", text: "request body ended inside this message (truncated in transit)" };
 const CORRUPTED: ItemRefusal = { status: "temporary", code: 451, enhanced: "4.3.0", text: "message content does not match its digest (corrupted in transit)" };
@@ -59,20 +63,29 @@ export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<stri
   const refused = (c: Context, path: string, r: Refusal, from: string): Response => {
     ctx.metrics.inc("mailcluster_channel_refused_total", "Delivery-channel requests refused", { status: String(r.status) });
     ctx.logger.warn({ from, reason: r.message, path }, `delivery channel: request refused (${r.status})`);
-    return json(r.status, { error: r.status === 401 ? `unauthorized: ${r.message}` : r.message }, r.status === 503 ? { "retry-after": "1" } : {});
+    // After a refusal with a large body (or one of unknown length) still coming, the connection
+    // is closed rather than drained: this member does not take in what it refused. (A sender
+    // still writing may then see a reset instead of the answer; it retries either way.)
+    const declared = Number(c.req.header("content-length") ?? NaN);
+    const close = !(declared <= SMALL_BODY_BYTES);
+    const headers: Record<string, string> = { ...(close ? { connection: "close" } : {}), ...(r.status === 503 ? { "retry-after": "1" } : {}) };
+    return json(r.status, { error: r.status === 401 ? `unauthorized: ${r.message}` : r.message }, headers);
   };
 
   /** Header checks, length, and a gate slot: all before the body. */
-  const admit = (c: Context, gate: UnauthenticatedGate): { auth: ChannelAuth; release: () => void; maxBytes: number; windowMs: number } => {
+  const admit = (c: Context, gate: UnauthenticatedGate, legacy: boolean): { auth: ChannelAuth; release: () => void; maxBytes: number; windowMs: number } => {
     const s = ctx.settings();
     const windowMs = s.delivery_channel_window_seconds * 1000;
     const check = checkAuthHeaders((n) => c.req.header(n), { now: ctx.clock.now(), windowMs, me });
     if (!check.ok) throw new Refusal(401, check.reason);
+    // v1 carries one message: no legitimate body is larger than that, so nobody gets to make
+    // this member hold more than one message's worth of unauthenticated bytes there.
+    const maxBytes = legacy ? Math.min(s.delivery_channel_max_bytes, s.max_message_bytes + LEGACY_ENVELOPE_BYTES) : s.delivery_channel_max_bytes;
     const declared = c.req.header("content-length");
-    if (declared !== undefined && Number(declared) > s.delivery_channel_max_bytes) throw new Refusal(413, `request larger than ${s.delivery_channel_max_bytes} bytes`);
+    if (declared !== undefined && Number(declared) > maxBytes) throw new Refusal(413, `request larger than ${maxBytes} bytes`);
     const release = gate.tryEnter();
     if (!release) throw new Refusal(503, "too many unauthenticated requests in progress; retry");
-    return { auth: check.auth, release, maxBytes: s.delivery_channel_max_bytes, windowMs };
+    return { auth: check.auth, release, maxBytes, windowMs };
   };
 
   const authenticate = async (path: string, auth: ChannelAuth, target: string | null, digest: string, windowMs: number): Promise<void> => {
@@ -104,7 +117,7 @@ export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<stri
     const from = c.req.header("x-mailcluster-member") ?? "?";
     let body: BodyReader | null = null;
     try {
-      const { auth, release, maxBytes, windowMs } = admit(c, headerGate);
+      const { auth, release, maxBytes, windowMs } = admit(c, headerGate, false);
       let line: Uint8Array | null;
       try {
         body = BodyReader.of(c.req.raw.body, maxBytes);
@@ -120,7 +133,7 @@ export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<stri
       const { answers, ready } = await readItems(body, items, ctx.settings().max_message_bytes);
       const good: Array<{ envelope: ChannelEnvelope; content: Uint8Array }> = [];
       for (const r of ready) {
-        if ((await r.digest) !== r.item.sha256) answers.push(...refuseItem(r.item, CORRUPTED));
+        if (r.digest !== r.item.sha256) answers.push(...refuseItem(r.item, CORRUPTED));
         else if (r.item.envelope) good.push({ envelope: r.item.envelope, content: r.content });
       }
       answers.push(...(await deliverAll(good)));
@@ -137,15 +150,16 @@ export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<stri
     const from = c.req.header("x-mailcluster-member") ?? "?";
     let body: BodyReader | null = null;
     try {
-      const { auth, release, maxBytes, windowMs } = admit(c, legacyGate);
+      const { auth, release, maxBytes, windowMs } = admit(c, legacyGate, true);
       let raw: Uint8Array;
+      const hash = new Sha256();
       try {
         body = BodyReader.of(c.req.raw.body, maxBytes);
-        raw = await readAll(body, c.req.header("content-length"));
+        raw = await readAll(body, c.req.header("content-length"), hash);
       } finally {
         release();
       }
-      await authenticate(DELIVER_PATH, auth, null, await sha256Hex(raw), windowMs);
+      await authenticate(DELIVER_PATH, auth, null, hash.hex(), windowMs);
       const decoded = decodeRequest(raw);
       return json(200, { answers: await delivery.deliver(decoded.envelope, decoded.content) });
     } catch (err) {
@@ -164,8 +178,8 @@ export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<stri
 interface ReadyItem {
   item: BatchItem;
   content: Uint8Array;
-  /** Started as soon as the content is in, so hashing overlaps reading the next one. */
-  digest: Promise<string>;
+  /** Hashed while it streamed in. */
+  digest: string;
 }
 
 /**
@@ -190,23 +204,24 @@ async function readItems(body: BodyReader, items: BatchItem[], maxMessageBytes: 
       continue;
     }
     const content = new Uint8Array(item.size);
-    if ((await body.readInto(content)) < item.size) {
+    const hash = new Sha256();
+    if ((await body.readInto(content, hash)) < item.size) {
       truncated = true;
       answers.push(...refuseItem(item, TRUNCATED));
       continue;
     }
-    ready.push({ item, content, digest: sha256Hex(content) });
+    ready.push({ item, content, digest: hash.hex() });
   }
   if (!truncated && !(await body.atEnd())) throw new ChannelFormatError("bytes after the last message of the batch");
   return { answers, ready };
 }
 
 /** The whole body, into one buffer of the declared length when there is one. */
-async function readAll(body: BodyReader, declared: string | undefined): Promise<Uint8Array> {
+async function readAll(body: BodyReader, declared: string | undefined, hash: Sha256): Promise<Uint8Array> {
   const length = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null;
   if (length !== null) {
     const out = new Uint8Array(length);
-    const got = await body.readInto(out);
+    const got = await body.readInto(out, hash);
     if (!(await body.atEnd())) throw new ChannelFormatError("body longer than its content-length");
     return got === length ? out : out.subarray(0, got);
   }
@@ -214,7 +229,7 @@ async function readAll(body: BodyReader, declared: string | undefined): Promise<
   let total = 0;
   for (;;) {
     const part = new Uint8Array(64 * 1024);
-    const got = await body.readInto(part);
+    const got = await body.readInto(part, hash);
     if (got === 0) break;
     parts.push(part.subarray(0, got));
     total += got;
