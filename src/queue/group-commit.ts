@@ -33,7 +33,8 @@ const defer: (fn: () => void) => void =
   typeof setImmediate === "function" ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
 const DEFAULT_MAX_MESSAGES = 64;
-const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
+// bytea travels hex-encoded: 4 MiB of bodies is about 8 MiB of parameters per statement.
+const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
  * Group commit for SMTP DATA completions: messages that arrive while a write is in flight are
