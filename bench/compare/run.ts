@@ -1,0 +1,100 @@
+/**
+ * mailcluster against Postfix on this machine, same load, alternating: `mailcluster start --role
+ * all` (real process, fresh database on BENCH_DATABASE_URL's server), a private Postfix
+ * delivering to a Maildir, and one discarding. Load: Postfix's smtp-source. Prints accepted and
+ * end-to-end msg/s, CPU per message of all processes of each system, database statements and
+ * transactions per message, and the ratios of issue 9's targets.
+ *
+ *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:compare [-- --split] [-- --cpu-prof]
+ *
+ * BENCH_MESSAGES (4000), BENCH_SESSIONS (20), BENCH_BYTES (2048), BENCH_ROUNDS (3),
+ * BENCH_LAYOUT (all | split | both; `--split` = both: adds `--role frontend` + `--role backend`),
+ * BENCH_STATEMENTS (1: one more `--role all` run with log_statement=all counts statements; 0 = skip),
+ * BENCH_PROFILE=1 or `--cpu-prof` (members run under `node --cpu-prof`; top 15 self-time functions),
+ * BENCH_PG_LOG (the server's log file, when it cannot be found). Needs root (Postfix, /proc of
+ * PostgreSQL's processes) and a PostgreSQL on this machine.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { topSelfTime } from "./cpuprofile.ts";
+import { databaseUrl, type Layout, setUpTemplate } from "./mailcluster.ts";
+import { parentOf } from "./proc-cpu.ts";
+import { printProfile, printResults } from "./report.ts";
+import { ensureDatabaseInPrefix, serverLogFile } from "./statements.ts";
+import { type RunResult, runMailcluster, runPostfix, type Server } from "./systems.ts";
+import { freePorts } from "../../test/cluster/processes.ts";
+
+const argv = process.argv.slice(2);
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const layoutChoice = argv.includes("--split") ? "both" : (process.env.BENCH_LAYOUT ?? "all");
+if (!["all", "split", "both"].includes(layoutChoice)) throw new Error(`BENCH_LAYOUT must be all, split or both (got "${layoutChoice}")`);
+const LAYOUTS: Layout[] = layoutChoice === "both" ? ["all", "split"] : [layoutChoice as Layout];
+const ROUNDS = env("BENCH_ROUNDS", 3);
+const PROFILE = process.env.BENCH_PROFILE === "1" || argv.includes("--cpu-prof");
+const COUNT_STATEMENTS = process.env.BENCH_STATEMENTS !== "0";
+const DOMAIN = "bench.test";
+const load = {
+  messages: env("BENCH_MESSAGES", 4000),
+  sessions: env("BENCH_SESSIONS", 20),
+  bytes: env("BENCH_BYTES", 2048),
+  from: "load@sender.test",
+  to: `bench@${DOMAIN}`,
+};
+const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+const [{ pid }] = await admin`SELECT pg_backend_pid() AS pid`;
+const server: Server = { url: serverUrl, admin, postmaster: parentOf(Number(pid)), template: `mc_cmp_template_${process.pid}` };
+const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), "mc-compare-prof-")) : undefined;
+let restorePrefix = async () => {};
+
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    // The runs' finally blocks stop members and Postfix and drop databases; a second signal exits at once.
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    console.error(`${signal}: finishing the current run's clean-up, then exiting (again to exit now)`);
+  });
+}
+
+const results: RunResult[] = [];
+try {
+  await admin.unsafe(`CREATE DATABASE ${server.template}`);
+  const extraAccounts = Array.from({ length: 9 }, (_, i) => `user${i + 1}@${DOMAIN}`);
+  await setUpTemplate(databaseUrl(serverUrl, server.template), DOMAIN, [load.to, ...extraAccounts], load.sessions);
+  if (COUNT_STATEMENTS) {
+    server.log = await serverLogFile(admin);
+    restorePrefix = await ensureDatabaseInPrefix(admin);
+  }
+  const [postfixPort] = await freePorts(1);
+  console.log(`${load.messages} messages of ${load.bytes} B, ${load.sessions} sessions (smtp-source -d), ${ROUNDS} rounds, layouts: ${LAYOUTS.join(", ")}${PROFILE ? ", members under --cpu-prof" : ""}`);
+  const record = (r: RunResult) => {
+    results.push(r);
+    console.log(JSON.stringify(r));
+  };
+  for (let round = 1; round <= ROUNDS && !interrupted; round++) {
+    record(await runMailcluster(server, { layout: LAYOUTS[0], round, load, countStatements: false, profileDir }));
+    if (interrupted) break;
+    record(await runPostfix("maildir", round, load, DOMAIN, postfixPort));
+    if (interrupted) break;
+    if (LAYOUTS[1]) record(await runMailcluster(server, { layout: LAYOUTS[1], round, load, countStatements: false, profileDir }));
+    if (interrupted) break;
+    record(await runPostfix("discard", round, load, DOMAIN, postfixPort));
+  }
+  let counted: RunResult | undefined;
+  if (COUNT_STATEMENTS && !interrupted) {
+    counted = await runMailcluster(server, { layout: "all", round: 0, load, countStatements: true });
+    console.log(JSON.stringify(counted));
+  }
+  printResults(results, counted);
+  if (profileDir) for (const layout of LAYOUTS) for (const role of layout === "all" ? ["all"] : ["frontend", "backend"]) printProfile(role, topSelfTime(join(profileDir, role), ""));
+} finally {
+  await restorePrefix();
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${server.template} WITH (FORCE)`);
+  await admin.end();
+}
+if (profileDir) console.log(`\nprofiles (open in Chrome DevTools): ${profileDir}`);
+if (interrupted) process.exit(130);
