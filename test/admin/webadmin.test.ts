@@ -100,7 +100,14 @@ describe("WebAdmin pages and actions", () => {
     const away = await browse(`/admin/queue/${num(id)}/retry?back=${encodeURIComponent("https://evil.example/")}`, { body: form({}) });
     expect(away.headers.get("location")).toMatch(/^\/admin\/queue\?msg=/);
     expect((await browse(`/admin/queue/${num(id)}/explode`, { body: form({}) })).status).toBe(404);
-    expect((await browse("/admin/queue/domain/far.test/bounce", { body: form({}) })).status).toBe(303);
+    // Bounce asks first: the first post only shows what would happen.
+    const ask = await browse("/admin/queue/domain/far.test/bounce", { body: form({}) });
+    expect(ask.status).toBe(200);
+    const question = await ask.text();
+    expect(question).toContain("sender gets a bounce");
+    expect(question).toContain('name="confirm" value="yes"');
+    expect(await recipientState("rcpt@far.test")).toBe("queued");
+    expect((await browse("/admin/queue/domain/far.test/bounce", { body: form({ confirm: "yes" }) })).status).toBe(303);
     expect(await recipientState("rcpt@far.test")).toBe("failed");
 
     const detail = await browse(`/admin/queue/${num(id)}`);
@@ -142,14 +149,37 @@ describe("WebAdmin pages and actions", () => {
     expect(rawRes.headers.get("content-type")).toMatch(/^text\/plain/);
     expect(rawRes.headers.get("x-content-type-options")).toBe("nosniff");
     expect(await rawRes.text()).toBe(raw);
-    expect((await browse(`/admin/accounts/${encodeURIComponent("u@web.test")}/remove`, { body: form({}) })).status).toBe(303);
-    expect((await browse("/admin/domains/web.test/remove", { body: form({}) })).status).toBe(303);
+    expect((await browse(`/admin/accounts/${encodeURIComponent("u@web.test")}/remove`, { body: form({ confirm: "yes" }) })).status).toBe(303);
+    expect((await browse("/admin/accounts", { body: form({ address: "v@web.test" }) })).status).toBe(303);
+    // Removing a domain deletes its accounts and mail: the first post only asks, and says so.
+    const ask = await browse("/admin/domains/web.test/remove", { body: form({}) });
+    expect(ask.status).toBe(200);
+    expect(await ask.text()).toMatch(/Its 1 account\(s\), their aliases and ALL their stored mail are deleted/);
+    expect(await (await browse("/admin/domains")).text()).toContain("web.test");
+    expect((await browse("/admin/domains/web.test/remove", { body: form({ confirm: "yes" }) })).status).toBe(303);
     expect(await (await browse("/admin/domains")).text()).not.toContain("web.test");
   });
 
-  it("logout ends the session", async () => {
+  it("logout ends the session on the server: the old cookie is refused afterwards", async () => {
+    expect((await browse("/admin")).status).toBe(200);
     const out = await browse("/admin/logout", { body: form({}) });
     expect(out.status).toBe(303);
     expect(out.headers.get("set-cookie")).toMatch(/mailcluster_admin=;/);
+    // A client that keeps the cookie anyway gets nowhere.
+    const again = await browse("/admin");
+    expect(again.status).toBe(303);
+    expect(again.headers.get("location")).toBe("/admin/login");
+    expect((await browse("/admin/queue/domain/far.test/hold", { body: form({}) })).status).toBe(401);
+  });
+
+  it("a session expires after its lifetime", async () => {
+    const ok = await browse("/admin/login", { body: form({ token: TOKEN }), cookie: null });
+    const fresh = (ok.headers.get("set-cookie") ?? "").split(";")[0];
+    expect(ok.headers.get("set-cookie")).toMatch(/Max-Age=43200/);
+    expect((await browse("/admin", { cookie: fresh })).status).toBe(200);
+    clock.advance(12 * 3600_000 + 1000);
+    expect((await browse("/admin", { cookie: fresh })).status).toBe(303);
+    // Two sessions are two rows: logging in twice does not share one cookie.
+    expect(fresh).not.toBe(cookie);
   });
 });

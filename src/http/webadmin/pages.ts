@@ -1,7 +1,7 @@
 import { html } from "hono/html";
 import type { MemberRow } from "../../cluster/members.ts";
 import type { StoredMessageSummary } from "../../accounts/stored-messages.ts";
-import type { QueueDomainSummary, QueueItem, QueueMessageDetail } from "../../queue/admin.ts";
+import type { QueueDomainSummary } from "../../queue/admin.ts";
 import { actionButton, age, type Html, when } from "./layout.ts";
 
 const enc = encodeURIComponent;
@@ -28,26 +28,8 @@ export function queueSummaryTable(rows: QueueDomainSummary[]): Html {
 ${rows.map(
   (r) => html`<tr><td><a href="/admin/queue?domain=${enc(r.domain)}">${r.domain}</a></td><td>${r.queued}</td><td>${r.held}</td><td>${r.messages}</td>
 <td>${when(r.oldestQueuedAt)}</td><td>${age(r.oldestAgeSeconds)}</td>
-<td>${(["retry", "hold", "release", "bounce"] as const).map((a) => actionButton(`/admin/queue/domain/${enc(r.domain)}/${a}`, a))}</td></tr>`,
+<td>${(["retry", "hold", "release", "bounce", "delete"] as const).map((a) => actionButton(`/admin/queue/domain/${enc(r.domain)}/${a}`, a))}</td></tr>`,
 )}</table>`;
-}
-
-export function queueItemsTable(items: QueueItem[], back: string): Html {
-  if (items.length === 0) return html`<p>No queue items match.</p>`;
-  const q = `?back=${enc(back)}`;
-  return html`<table><tr><th>queue id</th><th>recipient</th><th>sender</th><th>state</th><th>attempts</th><th>queued</th><th>next attempt</th><th>last reply</th><th>actions</th></tr>
-${items.map(
-  (i) => html`<tr><td><a href="/admin/queue/${i.messageId}">${i.messageId}</a></td><td>${i.address}</td><td>${i.sender || "<>"}</td><td>${i.state}${i.lockedBy ? ` (${i.lockedBy})` : ""}</td>
-<td>${i.attempts}</td><td>${when(i.queuedAt)}</td><td>${when(i.nextAttemptAt)}</td>
-<td>${i.lastCode ? `${i.lastCode} ${i.lastStatus ?? ""} ${i.lastText ?? ""}` : ""}</td>
-<td>${(["retry", "hold", "release", "bounce", "delete"] as const).map((a) => actionButton(`/admin/queue/${i.messageId}/${a}${q}`, a))}</td></tr>`,
-)}</table>`;
-}
-
-export function queueFilter(domain: string, state: string): Html {
-  const states = ["pending", "queued", "held", "delivered", "failed", "all"];
-  return html`<form method="get" action="/admin/queue">domain <input name="domain" value="${domain}">
-state <select name="state">${states.map((s) => html`<option ${s === state ? "selected" : ""}>${s}</option>`)}</select> <button>Filter</button></form>`;
 }
 
 export function domainsPage(domains: Array<{ name: string; createdAt: Date }>): Html {
@@ -66,27 +48,6 @@ ${accounts.map(
   (a) => html`<tr><td><a href="/admin/accounts/${enc(a.address)}/messages">${a.address}</a></td><td>${a.quotaBytes ?? ""}</td><td>${a.homeMember ?? ""}</td><td>${a.enabled ? "yes" : "no"}</td>
 <td>${when(a.createdAt)}</td><td>${actionButton(`/admin/accounts/${enc(a.address)}/remove`, "remove")}</td></tr>`,
 )}</table>`;
-}
-
-export function queueMessagePage(d: QueueMessageDetail): Html {
-  const m = d.message;
-  const back = `?back=${enc(`/admin/queue/${m.id}`)}`;
-  return html`<table>
-<tr><th>sender</th><td>${m.sender || "<>"}</td></tr><tr><th>size</th><td>${m.sizeBytes}</td></tr>
-<tr><th>kind</th><td>${m.kind}</td></tr><tr><th>submitted by</th><td>${m.submittedBy}</td></tr>
-<tr><th>processor</th><td>${m.processor ?? "(pool)"}</td></tr><tr><th>pending</th><td>${m.pendingRecipients}</td></tr>
-<tr><th>created</th><td>${when(m.createdAt)}</td></tr><tr><th>done</th><td>${when(m.doneAt)}</td></tr></table>
-<p>${(["retry", "hold", "release", "bounce", "delete"] as const).map((a) => actionButton(`/admin/queue/${m.id}/${a}${a === "delete" ? "" : back}`, a))}</p>
-<h2>Recipients</h2>${queueItemsTable(d.recipients, `/admin/queue/${m.id}`)}
-<h2>Attempts</h2>${
-    d.attempts.length === 0
-      ? html`<p>No attempts yet.</p>`
-      : html`<table><tr><th>at</th><th>recipient</th><th>member</th><th>outcome</th><th>reply</th><th>remote host</th><th>ms</th></tr>
-${d.attempts.map(
-  (a) => html`<tr><td>${when(a.startedAt)}</td><td>${a.address}</td><td>${a.member}</td><td>${a.outcome}</td>
-<td>${a.replyCode} ${a.enhancedStatus ?? ""} ${a.replyText}</td><td>${a.remoteHost ?? ""}</td><td>${a.durationMs}</td></tr>`,
-)}</table>`
-  }`;
 }
 
 export function storedMessagesTable(rows: StoredMessageSummary[]): Html {
