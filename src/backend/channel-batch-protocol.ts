@@ -32,7 +32,7 @@ import { type ChannelAnswer, type ChannelEnvelope, ChannelFormatError, isObject,
 export const BATCH_PATH = "/cluster/v2/deliver";
 
 /** The header line: envelopes only, so a batch of thousands of recipients stays well under it. */
-export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
+export const MAX_HEADER_BYTES = 1024 * 1024;
 export const MAX_ITEMS = 5_000;
 
 export interface ItemRefusal {

@@ -17,11 +17,12 @@ export interface ChannelDelivery {
 
 /**
  * Requests reading unauthenticated bytes at once. A batch request is authenticated after its
- * header line (at most MAX_HEADER_BYTES); a v1 request only after its whole body (up to
- * delivery_channel_max_bytes), hence the tighter cap on that legacy path.
+ * header line (at most MAX_HEADER_BYTES each, so 8 of them hold at most 8 MiB); a v1 request
+ * only after its whole body, hence a budget of declared bytes on that legacy path (small
+ * messages pass many at a time, a large one alone).
  */
-const BATCH_HEADER_READERS = 8;
-const LEGACY_BODY_READERS = 1;
+const BATCH_HEADER_READERS = { slots: 8, bytes: Number.MAX_SAFE_INTEGER };
+const LEGACY_BODY_READERS = { slots: 64, bytes: 16 * 1024 * 1024 };
 /** A v1 body is one message and its envelope line (decodeRequest allows 1 MiB for that). */
 const LEGACY_ENVELOPE_BYTES = 1024 * 1024;
 const SMALL_BODY_BYTES = 64 * 1024;
@@ -81,9 +82,11 @@ export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<stri
     // v1 carries one message: no legitimate body is larger than that, so nobody gets to make
     // this member hold more than one message's worth of unauthenticated bytes there.
     const maxBytes = legacy ? Math.min(s.delivery_channel_max_bytes, s.max_message_bytes + LEGACY_ENVELOPE_BYTES) : s.delivery_channel_max_bytes;
-    const declared = c.req.header("content-length");
-    if (declared !== undefined && Number(declared) > maxBytes) throw new Refusal(413, `request larger than ${maxBytes} bytes`);
-    const release = gate.tryEnter();
+    const header = c.req.header("content-length");
+    const declared = header !== undefined && /^\d{1,16}$/.test(header) ? Number(header) : null;
+    if (declared !== null && declared > maxBytes) throw new Refusal(413, `request larger than ${maxBytes} bytes`);
+    // The batch path holds only its header line before authenticating; v1 the whole body.
+    const release = gate.tryEnter(legacy ? (declared ?? maxBytes) : 0);
     if (!release) throw new Refusal(503, "too many unauthenticated requests in progress; retry");
     return { auth: check.auth, release, maxBytes, windowMs };
   };

@@ -217,28 +217,31 @@ describe("delivery channel batches (real PostgreSQL, real HTTP)", () => {
   it("unauthenticated readers are capped: beyond the cap → 503 without reading", async () => {
     const gated = await startBackend(tdb.storage, "b-gate", clock);
     const secret = await clusterSecret(b1.ctx);
-    const headers = await signRequest(secret, { method: "POST", path: DELIVER_PATH, digest: "0".repeat(64), now: clock.now(), member: "x", target: null });
+    const v1 = await signRequest(secret, { method: "POST", path: DELIVER_PATH, digest: "0".repeat(64), now: clock.now(), member: "x", target: null });
+    const v2 = await signRequest(secret, { method: "POST", path: BATCH_PATH, digest: "0".repeat(64), now: clock.now(), member: "x", target: "" });
     const { hostname, port } = new URL(gated.url);
-    const stuck = Array.from({ length: 2 }, () => connect({ host: hostname, port: Number(port) }));
-    try {
-      // Two v1 bodies that never finish hold the two legacy slots…
-      await Promise.all(
-        stuck.map(
-          (s) =>
-            new Promise<void>((resolve) =>
-              s.on("connect", () => {
-                s.write([`POST ${DELIVER_PATH} HTTP/1.1`, `host: x`, "content-length: 100000", ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), "", "x"].join("\r\n"), () => resolve());
-              }),
-            ),
-        ),
-      );
-      // …once the server has taken them: until then a complete probe is read and refused 401.
-      let status = 0;
+    const hold = (path: string, headers: Record<string, string>, length: number) =>
+      new Promise<ReturnType<typeof connect>>((resolve) => {
+        const s = connect({ host: hostname, port: Number(port) });
+        s.on("connect", () => s.write([`POST ${path} HTTP/1.1`, "host: x", `content-length: ${length}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), "", "x"].join("\r\n"), () => resolve(s)));
+      });
+    // Until the server has taken the held requests, a complete probe is read and refused 401.
+    const probeUntil503 = async (path: string, headers: Record<string, string>) => {
       const probe = enc.encode("y".repeat(100));
-      for (let i = 0; i < 200 && status !== 503; i++) status = await partialPost(gated.url, DELIVER_PATH, headers, probe.byteLength, probe);
-      expect(status).toBe(503);
+      let status = 0;
+      for (let i = 0; i < 200 && status !== 503; i++) status = await partialPost(gated.url, path, headers, probe.byteLength, probe);
+      return status;
+    };
+    const held: Array<ReturnType<typeof connect>> = [];
+    try {
+      // v1: a 20 MiB body that never finishes is let in alone, and fills the byte budget.
+      held.push(await hold(DELIVER_PATH, v1, 20 * 1024 * 1024));
+      expect(await probeUntil503(DELIVER_PATH, v1)).toBe(503);
+      // v2: eight header lines that never end take every header slot.
+      for (let i = 0; i < 8; i++) held.push(await hold(BATCH_PATH, v2, 1024 * 1024));
+      expect(await probeUntil503(BATCH_PATH, v2)).toBe(503);
     } finally {
-      for (const s of stuck) s.destroy();
+      for (const s of held) s.destroy();
       await gated.stop();
     }
   });
