@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { registerAccount } from "./cli/commands/account.ts";
 import { registerAdminToken } from "./cli/commands/admin-token.ts";
 import { registerAlias } from "./cli/commands/alias.ts";
+import { registerDatabaseUrl } from "./cli/commands/database-url.ts";
 import { registerDomain } from "./cli/commands/domain.ts";
 import { registerMemberMode } from "./cli/commands/member-mode.ts";
 import { registerMembers } from "./cli/commands/members.ts";
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerQueue(program);
   registerRoute(program);
   registerAdminToken(program);
+  registerDatabaseUrl(program);
   // After account and domain: rules hang "account rules" and "domain rules" under them.
   registerRules(program);
   return program;

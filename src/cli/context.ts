@@ -2,7 +2,8 @@ import { loadConfig, type Config, type ConfigFlags } from "../config.ts";
 import { migrate } from "../db/migrate.ts";
 import { openStorage } from "../db/open.ts";
 import type { Storage } from "../db/storage.ts";
-import { createLogger, type Logger } from "../util/logger.ts";
+import { pino } from "pino";
+import type { Logger } from "../util/logger.ts";
 
 /**
  * Admin commands open the database, make sure the schema is current, do one thing, close.
@@ -10,7 +11,7 @@ import { createLogger, type Logger } from "../util/logger.ts";
  */
 export async function withDatabase<T>(flags: ConfigFlags, fn: (storage: Storage, config: Config, logger: Logger) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env, flags);
-  const logger = createLogger(process.env.LOG_LEVEL ?? "warn");
+  const logger = cliLogger();
   const storage = await openStorage(config, logger);
   try {
     await migrate(storage.db);
@@ -18,4 +19,9 @@ export async function withDatabase<T>(flags: ConfigFlags, fn: (storage: Storage,
   } finally {
     await storage.close();
   }
+}
+
+/** A command's logger: warnings and up by default, on stderr (pino writes to stdout otherwise). */
+export function cliLogger(level = process.env.LOG_LEVEL ?? "warn"): Logger {
+  return pino({ level }, pino.destination(2));
 }

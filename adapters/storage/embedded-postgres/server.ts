@@ -1,9 +1,9 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { platform } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Logger } from "../../../src/util/logger.ts";
 import { findBinaries, type PostgresBinaries } from "./binaries.ts";
 import { isAlive } from "./owner.ts";
@@ -79,7 +79,11 @@ function run(file: string, args: string[], ids: RunAs): Promise<void> {
     child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
     child.once("error", reject);
-    child.once("close", (code) => (code === 0 ? resolvePromise() : reject(new EmbeddedPostgresError(`${file} exited with ${code}: ${output.trim()}`))));
+    child.once("close", (code) => {
+      if (code === 0) return resolvePromise();
+      const hint = ids.uid !== undefined && /Permission denied/.test(output) ? ' (running as root, PostgreSQL runs as the "postgres" user, which must be able to reach the data dir)' : "";
+      reject(new EmbeddedPostgresError(`${file} exited with ${code}: ${output.trim()}${hint}`));
+    });
   });
 }
 
@@ -100,6 +104,10 @@ export async function initialise(paths: ServerPaths, binaries: PostgresBinaries 
     if (ids.uid !== undefined && ids.gid !== undefined) {
       chownSync(scratch, ids.uid, ids.gid);
       chownSync(pwfile, ids.uid, ids.gid);
+      // The postgres user must be able to pass through the data dir (its secrets are 0600).
+      const dataDir = dirname(paths.pgdata);
+      const mode = statSync(dataDir).mode;
+      if ((mode & 0o001) === 0) chmodSync(dataDir, (mode & 0o7777) | 0o001);
     }
     await run(
       binaries.initdb,

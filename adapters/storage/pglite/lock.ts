@@ -1,5 +1,5 @@
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 /**
  * PGlite is one process's database: a second process opening the same directory would corrupt
@@ -33,9 +33,9 @@ export function lockDataDir(dataDir: string): () => void {
       const pid = Number(readFileSync(path, "utf8").trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
         throw new EmbeddedDatabaseBusy(
-          `the embedded database in ${dataDir} is in use by process ${pid} (a running "mailcluster start"?). ` +
-            `Use its admin API or WebAdmin (HTTP port, default 8025; token: see its log), stop it first, ` +
-            `or run members against PostgreSQL with DATABASE_URL.`,
+          `the embedded PGlite database in ${dataDir} is in use by process ${pid} (a running "mailcluster start"?) and PGlite serves one process. ` +
+            `Use that member's admin API or WebAdmin (its HTTP port, default 8025; token in ${join(dirname(dataDir), "admin-token")}), stop it first, ` +
+            `or use the embedded PostgreSQL (MAILCLUSTER_EMBEDDED unset) or DATABASE_URL, with which the CLI works while members run.`,
         );
       }
       rmSync(path, { force: true });

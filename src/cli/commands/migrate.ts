@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { migrate } from "../../db/migrate.ts";
 import { openStorage } from "../../db/open.ts";
-import { createLogger } from "../../util/logger.ts";
+import { cliLogger } from "../context.ts";
 
 export function registerMigrate(program: Command): void {
   program
@@ -10,7 +10,7 @@ export function registerMigrate(program: Command): void {
     .description("apply database migrations (also done at start); safe to run from several members at once")
     .action(async () => {
       const config = loadConfig(process.env);
-      const logger = createLogger(config.logLevel);
+      const logger = cliLogger(config.logLevel);
       const storage = await openStorage(config, logger);
       try {
         const result = await migrate(storage.db);
