@@ -18,7 +18,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { topSelfTime } from "./cpuprofile.ts";
+import { topSelfTime, type Window } from "./cpuprofile.ts";
 import { databaseUrl, type Layout, setUpTemplate } from "./mailcluster.ts";
 import { parentOf } from "./proc-cpu.ts";
 import { printProfile, printResults } from "./report.ts";
@@ -61,6 +61,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 const results: RunResult[] = [];
+const windows: Window[] = [];
 try {
   await admin.unsafe(`CREATE DATABASE ${server.template}`);
   const extraAccounts = Array.from({ length: 9 }, (_, i) => `user${i + 1}@${DOMAIN}`);
@@ -76,11 +77,11 @@ try {
     console.log(JSON.stringify(r));
   };
   for (let round = 1; round <= ROUNDS && !interrupted; round++) {
-    record(await runMailcluster(server, { layout: LAYOUTS[0], round, load, countStatements: false, profileDir }));
+    record(await runMailcluster(server, { layout: LAYOUTS[0], round, load, countStatements: false, profileDir, windows }));
     if (interrupted) break;
     record(await runPostfix("maildir", round, load, DOMAIN, postfixPort));
     if (interrupted) break;
-    if (LAYOUTS[1]) record(await runMailcluster(server, { layout: LAYOUTS[1], round, load, countStatements: false, profileDir }));
+    if (LAYOUTS[1]) record(await runMailcluster(server, { layout: LAYOUTS[1], round, load, countStatements: false, profileDir, windows }));
     if (interrupted) break;
     record(await runPostfix("discard", round, load, DOMAIN, postfixPort));
   }
@@ -90,7 +91,7 @@ try {
     console.log(JSON.stringify(counted));
   }
   printResults(results, counted);
-  if (profileDir) for (const layout of LAYOUTS) for (const role of layout === "all" ? ["all"] : ["frontend", "backend"]) printProfile(role, topSelfTime(join(profileDir, role), ""));
+  if (profileDir) for (const layout of LAYOUTS) for (const role of layout === "all" ? ["all"] : ["frontend", "backend"]) printProfile(role, topSelfTime(join(profileDir, role), windows));
 } finally {
   await restorePrefix();
   await admin.unsafe(`DROP DATABASE IF EXISTS ${server.template} WITH (FORCE)`);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { databaseUrl, type Layout, startMailcluster } from "./mailcluster.ts";
 import { type PostfixMode, startPostfix } from "./postfix.ts";
+import { monotonicMicros, type Window } from "./cpuprofile.ts";
 import { PostgresCpu } from "./proc-cpu.ts";
 import { type Load, smtpSource } from "./smtp-source.ts";
 import { countStatements, logEveryStatement, logSize, xactCommits } from "./statements.ts";
@@ -56,6 +57,8 @@ export interface MailclusterRun {
   /** Count every statement through the server log (slows the run: such a run is kept out of the ratios). */
   countStatements: boolean;
   profileDir?: string;
+  /** The load's time span is added here (for the profiles). */
+  windows?: Window[];
 }
 
 export async function runMailcluster(server: Server, o: MailclusterRun): Promise<RunResult> {
@@ -79,6 +82,7 @@ export async function runMailcluster(server: Server, o: MailclusterRun): Promise
       const cpu0 = mc.cpuSeconds();
       pg.start();
       const t0 = performance.now();
+      const window0 = monotonicMicros();
       const acceptedSeconds = await smtpSource(o.load, mc.smtpPort);
       const storedAt = await waitFor(
         async () => {
@@ -94,6 +98,7 @@ export async function runMailcluster(server: Server, o: MailclusterRun): Promise
         const tails = mc.members.map((m) => `--- ${m.name}:\n${m.output().slice(-3000)}`).join("\n");
         throw new Error(`${(err as Error).message}: ${stored.n} stored, recipients ${JSON.stringify(states)}\n${tails}`);
       });
+      o.windows?.push([window0, monotonicMicros()]);
       const memberCpu = mc.cpuSeconds() - cpu0;
       const pgCpu = pg.stop();
       const log1 = server.log && o.countStatements ? logSize(server.log) : 0;
