@@ -61,10 +61,11 @@ describe("the mailcluster command", () => {
     expect(left.map((x) => x.name)).not.toContain("cli-test-1");
   });
 
-  it("with no DATABASE_URL it creates an embedded database, and reopens it on the next start", async () => {
+  // The default embedded database (a private PostgreSQL) is tested in embedded-postgres.test.ts.
+  it("with MAILCLUSTER_EMBEDDED=pglite it creates a PGlite database, and reopens it on the next start", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mailcluster-data-"));
     try {
-      const env = { DATABASE_URL: "", MAILCLUSTER_DATA: dir, LOG_LEVEL: "info" };
+      const env = { DATABASE_URL: "", MAILCLUSTER_EMBEDDED: "pglite", MAILCLUSTER_DATA: dir, LOG_LEVEL: "info" };
       const first = await runCli(["migrate"], env, 120_000);
       expect(first.code).toBe(0);
       expect(first.stdout).toMatch(/migrations: \d+ applied/);
