@@ -10,7 +10,7 @@ import { loadSettings, type Settings } from "./cluster/settings.ts";
 import { Membership } from "./cluster/membership.ts";
 import { ClusterView } from "./cluster/cluster-view.ts";
 import { ClusterCoordinator } from "./cluster/coordinator.ts";
-import { reportDoneMessages } from "./cluster/rule-invocations.ts";
+import { doneFromClaim, reportDone } from "./cluster/rule-invocations.ts";
 import { QueueWorker, type DeliveryHandler } from "./queue/worker.ts";
 import { QUEUE_CHANNEL } from "./queue/channel.ts";
 import { policyFromSettings } from "./queue/retry-schedule.ts";
@@ -159,13 +159,14 @@ export class Member {
         leaseMs: s.queue_lease_seconds * 1000,
         pollIntervalMs: s.queue_poll_interval_ms,
         batchSize: s.queue_claim_batch,
-        concurrency: 16,
-        onRecorded: async (summary, results) => {
+        // Batches in parallel, each up to queue_claim_batch recipients.
+        concurrency: 8,
+        onRecorded: async (summary, results, claimed) => {
           observeDeliveries(ctx, summary, results);
           for (const r of summary.recorded) {
             ctx.metrics.inc("mailcluster_delivery_attempts_total", "Delivery attempts by result", { result: r.state === "queued" ? "deferred" : r.state });
           }
-          await reportDoneMessages(ctx, summary.doneMessageIds).catch((err) => ctx.logger.warn({ err: coerceError(err).message }, "could not report done messages"));
+          reportDone(ctx, doneFromClaim(summary.doneMessageIds, claimed));
           // Bounces right away for messages just finished; the timer below catches the rest.
           if (summary.doneMessageIds.length > 0) await runDsnPasses(ctx, { messageIds: summary.doneMessageIds, delay: false });
         },

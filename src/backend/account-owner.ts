@@ -2,7 +2,7 @@ import type { Clock } from "../domain/types.ts";
 import type { Db } from "../db/db.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
-import { acquireAccountLease, releaseAccountLeases } from "../cluster/account-leases.ts";
+import { acquireAccountLease, acquireAccountLeases, type LeaseAcquireResult, releaseAccountLeases } from "../cluster/account-leases.ts";
 
 export type OpenResult =
   /** We may write; epoch null = static account (its home member is us). */
@@ -53,7 +53,55 @@ export class AccountOwnership {
       cached.lastUsed = now;
       return { kind: "open", epoch: cached.epoch };
     }
-    const r = await acquireAccountLease(this.o.db, { account, member: this.o.member, now: new Date(now), leaseMs });
+    return this.took(account, await acquireAccountLease(this.o.db, { account, member: this.o.member, now: new Date(now), leaseMs }), now);
+  }
+
+  /**
+   * open() for many accounts: the ones held fresh in memory cost nothing, the rest are
+   * opened together in one statement.
+   */
+  async openMany(accounts: ReadonlyArray<{ account: string; homeMember: string | null }>): Promise<Map<string, OpenResult>> {
+    const out = new Map<string, OpenResult>();
+    const now = this.o.clock.now().getTime();
+    const leaseMs = this.o.leaseMs();
+    const ask: string[] = [];
+    for (const { account, homeMember } of accounts) {
+      if (out.has(account)) continue;
+      if (this.closed) out.set(account, { kind: "closing" });
+      else if (homeMember !== null) out.set(account, homeMember === this.o.member ? { kind: "open", epoch: null } : { kind: "elsewhere", owner: homeMember });
+      else {
+        const cached = this.held.get(account);
+        if (cached && cached.leaseUntil - now > leaseMs / 2) {
+          cached.lastUsed = now;
+          out.set(account, { kind: "open", epoch: cached.epoch });
+        } else if (!ask.includes(account)) ask.push(account);
+      }
+    }
+    if (ask.length === 0) return out;
+    let results: Map<string, LeaseAcquireResult>;
+    try {
+      results = await acquireAccountLeases(this.o.db, { accounts: ask, member: this.o.member, now: new Date(now), leaseMs });
+    } catch (err) {
+      // One account removed under us fails the whole statement: open them one by one.
+      this.o.logger.debug({ err: coerceError(err).message }, "opening accounts together failed; one by one");
+      for (const account of ask) out.set(account, await this.open(account, null));
+      return out;
+    }
+    for (const account of ask) {
+      const r = results.get(account);
+      if (r) out.set(account, this.took(account, r, now));
+    }
+    return out;
+  }
+
+  /** Whether this backend holds the account's lease, as far as its memory knows (no query). */
+  holds(account: string): boolean {
+    const h = this.held.get(account);
+    return h !== undefined && h.leaseUntil > this.o.clock.now().getTime();
+  }
+
+  private took(account: string, r: LeaseAcquireResult, now: number): OpenResult {
+    const cached = this.held.get(account);
     if (r.kind === "held") {
       if (cached && cached.epoch !== r.epoch) this.o.logger.warn({ account, from: cached.epoch, to: r.epoch }, "account lease had expired; reopened under a new epoch");
       this.held.set(account, { epoch: r.epoch, leaseUntil: r.leaseUntil.getTime(), lastUsed: now });

@@ -1,41 +1,44 @@
-import { sql } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
-import { queryRows, numOrNull, str, strOrNull } from "../db/rows.ts";
+import type { DirectoryAccount } from "../accounts/directory.ts";
+import type { Executor } from "../db/db.ts";
 import { coerceError } from "../util/errors.ts";
 import { type AccountRuleRunner, defaultAccountRuleRunner, planActions, type RulePlan, validFolderName } from "./account-rules.ts";
-import type { AccountOwnership } from "./account-owner.ts";
+import type { AccountOwnership, OpenResult } from "./account-owner.ts";
 import type { ChannelAnswer, ChannelEnvelope, ChannelRecipient } from "./channel-protocol.ts";
 import { alreadyRedirectedBy, submitForward, submitRedirect, submitVacation } from "./generated-mail.ts";
 import { header, type Headers, parseHeaders } from "./headers.ts";
-import { storeMessage } from "./mailbox-store.ts";
+import { type StoreEntry, type StoreResult, storeBatch } from "./mailbox-store.ts";
 
-interface AccountRow {
-  address: string;
-  domain: string;
-  enabled: boolean;
-  homeMember: string | null;
-  quotaBytes: number | null;
-  rules: unknown;
-  domainRules: unknown;
+export interface DeliveryItem {
+  envelope: ChannelEnvelope;
+  content: Uint8Array;
 }
 
-async function loadAccount(ctx: AppContext, address: string): Promise<AccountRow | null> {
-  const rows = await queryRows(
-    ctx.db,
-    sql`SELECT a.address, a.domain, a.enabled, a.home_member, a.quota_bytes, a.rules, d.rules AS domain_rules
-        FROM accounts a JOIN domains d ON d.name = a.domain WHERE a.address = ${address.toLowerCase()}`,
-  );
-  const r = rows[0];
-  if (!r) return null;
-  return {
-    address: str(r.address),
-    domain: str(r.domain),
-    enabled: r.enabled === true || r.enabled === "t",
-    homeMember: strOrNull(r.home_member),
-    quotaBytes: numOrNull(r.quota_bytes),
-    rules: r.rules ?? null,
-    domainRules: r.domain_rules ?? null,
-  };
+export interface DeliverBatchOptions {
+  /**
+   * Called inside the store transaction with every answer that is final by then (all but
+   * those waiting on a redirect being submitted): the caller's writes there (the queue
+   * outcomes, when this backend is the queue's own process) commit with the mailbox rows.
+   */
+  onStored?: (tx: Executor, answers: readonly ChannelAnswer[]) => Promise<void>;
+  /** Called once that transaction committed (what onStored wrote is then durable). */
+  onCommitted?: () => void;
+}
+
+/** One message for one account, through the steps of a batch. */
+interface Job {
+  env: ChannelEnvelope;
+  content: Uint8Array;
+  headers: Headers;
+  r: ChannelRecipient;
+  account: DirectoryAccount | null;
+  epoch: number | null;
+  plan: RulePlan | null;
+  /** Index into the store entries, when the plan keeps a copy. */
+  entry: number | null;
+  /** "stored in F uid N" once the copy committed. */
+  kept: string;
+  answer: ChannelAnswer | null;
 }
 
 function answer(r: ChannelRecipient, status: ChannelAnswer["status"], code: number, enhanced: string, text: string, owner?: string): ChannelAnswer {
@@ -62,19 +65,32 @@ export class BackendDelivery {
   }
 
   async deliver(envelope: ChannelEnvelope, content: Uint8Array): Promise<ChannelAnswer[]> {
+    return this.deliverBatch([{ envelope, content }]);
+  }
+
+  /**
+   * Several messages in one call (a multi-message delivery-channel request, or the queue of
+   * this very process): accounts from the directory, leases opened together, rules from
+   * memory, everything kept stored in ONE transaction; then the mail the rules generate.
+   * An answer per recipient of each item, in order.
+   */
+  async deliverBatch(items: readonly DeliveryItem[], options: DeliverBatchOptions = {}): Promise<ChannelAnswer[]> {
     this.inFlight += 1;
     try {
-      const headers = parseHeaders(content);
-      return await Promise.all(envelope.recipients.map((r) => this.deliverOne(envelope, r, content, headers)));
+      const jobs = await this.accounts(items);
+      await this.open(jobs);
+      await this.plan(jobs);
+      await this.store(jobs, options);
+      await Promise.all(jobs.map((j) => this.finish(j)));
+      return jobs.map((j) => {
+        const a = j.answer ?? answer(j.r, "temporary", 451, "4.3.0", "no answer");
+        this.ctx.metrics.inc("mailcluster_local_deliveries_total", "Local deliveries by answer", { status: a.status });
+        return a;
+      });
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0) for (const wake of this.drained.splice(0)) wake();
     }
-  }
-
-  /** Several messages in one call (a multi-message delivery-channel request): an answer per recipient of each. */
-  async deliverBatch(items: Array<{ envelope: ChannelEnvelope; content: Uint8Array }>): Promise<ChannelAnswer[]> {
-    return (await Promise.all(items.map((i) => this.deliver(i.envelope, i.content)))).flat();
   }
 
   /**
@@ -89,85 +105,198 @@ export class BackendDelivery {
     clearTimeout(timer);
   }
 
-  private async deliverOne(env: ChannelEnvelope, r: ChannelRecipient, content: Uint8Array, headers: Headers): Promise<ChannelAnswer> {
-    const { ctx } = this;
+  /**
+   * Step 1: the account of every recipient, from the directory. One version check per batch
+   * first (a reload only when something changed), so an account disabled, removed or given a
+   * quota a moment ago is treated as such, as when each delivery read its account row.
+   */
+  private async accounts(items: readonly DeliveryItem[]): Promise<Job[]> {
+    const { directory } = this.ctx;
+    await directory.refresh();
+    const jobs: Job[] = items.flatMap((item) => {
+      const headers = parseHeaders(item.content);
+      return item.envelope.recipients.map((r) => ({ env: item.envelope, content: item.content, headers, r, account: directory.account(r.account), epoch: null, plan: null, entry: null, kept: "", answer: null }));
+    });
+    for (const j of jobs) {
+      if (!j.account) j.answer = answer(j.r, "permanent", 550, "5.1.1", `no such account ${j.r.account}`);
+      else if (!j.account.enabled) j.answer = answer(j.r, "permanent", 550, "5.2.1", `account ${j.account.address} is disabled`);
+    }
+    return jobs;
+  }
+
+  /** Step 2: open the accounts (one statement for those not already open here) or name their owner. */
+  private async open(jobs: Job[]): Promise<void> {
+    const me = this.ctx.config.memberName;
+    const pending = jobs.filter((j) => !j.answer && j.account);
+    if (pending.length === 0) return;
+    let opened: Map<string, OpenResult>;
     try {
-      const a = await this.answerFor(env, r, content, headers);
-      ctx.metrics.inc("mailcluster_local_deliveries_total", "Local deliveries by answer", { status: a.status });
-      return a;
+      opened = await this.ownership.openMany(pending.map((j) => ({ account: (j.account as DirectoryAccount).address, homeMember: (j.account as DirectoryAccount).homeMember })));
     } catch (err) {
-      const e = coerceError(err);
-      ctx.logger.warn({ messageId: env.messageId, account: r.account, err: e.message }, "local delivery failed");
-      ctx.metrics.inc("mailcluster_local_deliveries_total", "Local deliveries by answer", { status: "temporary" });
-      return answer(r, "temporary", 451, "4.3.0", `local error on ${ctx.config.memberName}: ${e.message}`);
+      this.fail(pending, err);
+      return;
+    }
+    for (const j of pending) {
+      const address = (j.account as DirectoryAccount).address;
+      const o = opened.get(address);
+      if (!o) j.answer = answer(j.r, "temporary", 451, "4.4.0", `account ${address} could not be opened`);
+      else if (o.kind === "closing") j.answer = answer(j.r, "temporary", 421, "4.3.2", `${me} is shutting down`);
+      else if (o.kind === "elsewhere") {
+        j.answer =
+          o.owner === ""
+            ? answer(j.r, "temporary", 451, "4.4.0", `account ${address} has no owner right now`)
+            : answer(j.r, "redirect", 451, "4.4.0", `account ${address} is open on ${o.owner}`, o.owner);
+      } else j.epoch = o.epoch;
     }
   }
 
-  private async answerFor(env: ChannelEnvelope, r: ChannelRecipient, content: Uint8Array, headers: Headers): Promise<ChannelAnswer> {
+  /** Step 3: the Account-Level Rules of each (message, account), from the directory's rules. */
+  private async plan(jobs: Job[]): Promise<void> {
     const { ctx } = this;
-    const me = ctx.config.memberName;
-    const account = await loadAccount(ctx, r.account);
-    if (!account) return answer(r, "permanent", 550, "5.1.1", `no such account ${r.account}`);
-    if (!account.enabled) return answer(r, "permanent", 550, "5.2.1", `account ${account.address} is disabled`);
+    await Promise.all(
+      jobs.map(async (j) => {
+        const account = j.account;
+        if (j.answer || !account) return;
+        try {
+          const actions = await this.rules.run({
+            account: account.address,
+            domain: account.domain,
+            headers: j.headers,
+            envelope: { sender: j.env.sender, recipient: account.address },
+            size: j.content.byteLength,
+            authenticated: j.env.authenticated,
+            domainRules: account.domainRules,
+            accountRules: account.rules,
+          });
+          ctx.metrics.inc("mailcluster_account_rule_invocations_total", "Account-Level Rule evaluations");
+          const plan = planActions(actions);
+          if (plan.reject !== null) {
+            j.answer = answer(j.r, "permanent", 550, "5.7.1", plan.reject);
+            return;
+          }
+          if (alreadyRedirectedBy(j.headers, account.address) && (plan.redirect.length > 0 || plan.forward.length > 0)) {
+            ctx.logger.info({ messageId: j.env.messageId, account: account.address }, "not redirecting again a message this account redirected before (loop)");
+            // Keeping it beats losing it: a redirect-only plan falls back to INBOX.
+            if (plan.folder === null && plan.redirect.length > 0) plan.folder = "INBOX";
+            plan.redirect = [];
+            plan.forward = [];
+          }
+          j.plan = plan;
+        } catch (err) {
+          this.fail([j], err);
+        }
+      }),
+    );
+  }
 
-    const opened = await this.ownership.open(account.address, account.homeMember);
-    if (opened.kind === "closing") return answer(r, "temporary", 421, "4.3.2", `${me} is shutting down`);
-    if (opened.kind === "elsewhere") {
-      if (opened.owner === "") return answer(r, "temporary", 451, "4.4.0", `account ${account.address} has no owner right now`);
-      return answer(r, "redirect", 451, "4.4.0", `account ${account.address} is open on ${opened.owner}`, opened.owner);
-    }
-
-    const actions = await this.rules.run({
-      account: account.address,
-      domain: account.domain,
-      headers,
-      envelope: { sender: env.sender, recipient: account.address },
-      size: content.byteLength,
-      authenticated: env.authenticated,
-      domainRules: account.domainRules,
-      accountRules: account.rules,
-    });
-    const plan = planActions(actions);
-    ctx.metrics.inc("mailcluster_account_rule_invocations_total", "Account-Level Rule evaluations");
-    if (plan.reject !== null) return answer(r, "permanent", 550, "5.7.1", plan.reject);
-
-    const looped = alreadyRedirectedBy(headers, account.address);
-    if (looped && (plan.redirect.length > 0 || plan.forward.length > 0)) {
-      ctx.logger.info({ messageId: env.messageId, account: account.address }, "not redirecting again a message this account redirected before (loop)");
-      // Keeping it beats losing it: a redirect-only plan falls back to INBOX.
-      if (plan.folder === null && plan.redirect.length > 0) plan.folder = "INBOX";
-      plan.redirect = [];
-      plan.forward = [];
-    }
-    let stored = "";
-    if (plan.folder !== null) {
-      const folder = validFolderName(plan.folder) ? plan.folder : "INBOX";
-      const res = await storeMessage(ctx.db, {
-        account: account.address,
-        queueMessageId: env.messageId,
-        epoch: opened.epoch,
-        member: me,
-        folder,
+  /**
+   * Step 4: every copy kept, in one transaction that also runs the caller's onStored with the
+   * answers that are final by then. Only the accounts whose lease was lost defer.
+   */
+  private async store(jobs: Job[], options: DeliverBatchOptions): Promise<void> {
+    const { ctx } = this;
+    const planned = jobs.filter((j) => !j.answer && j.plan && j.account);
+    const entries: StoreEntry[] = [];
+    for (const j of planned) {
+      const plan = j.plan as RulePlan;
+      if (plan.folder === null) continue;
+      j.entry = entries.length;
+      entries.push({
+        account: (j.account as DirectoryAccount).address,
+        queueMessageId: j.env.messageId,
+        epoch: j.epoch,
+        folder: validFolderName(plan.folder) ? plan.folder : "INBOX",
         flags: plan.flags,
-        content,
-        sender: header(headers, "from") ?? (env.sender || null),
-        subject: header(headers, "subject"),
-        internalDate: ctx.clock.now(),
-        quotaBytes: account.quotaBytes,
+        content: j.content,
+        sender: header(j.headers, "from") ?? (j.env.sender || null),
+        subject: header(j.headers, "subject"),
+        quotaBytes: (j.account as DirectoryAccount).quotaBytes,
       });
-      if (res.kind === "duplicate") return answer(r, "stored", 250, "2.0.0", `already stored for ${account.address}`);
-      if (res.kind === "lease-lost") {
-        this.ownership.lost(account.address);
-        return answer(r, "temporary", 451, "4.4.0", `lease on ${account.address} lost to ${res.owner ?? "nobody"}; retry`);
-      }
-      if (res.kind === "over-quota") {
-        const text = `${account.address} is over quota (${res.usedBytes} of ${res.quotaBytes} bytes used)`;
-        return ctx.settings().quota_temporary ? answer(r, "temporary", 452, "4.2.2", text) : answer(r, "permanent", 552, "5.2.2", text);
-      }
-      stored = `stored in ${res.folder} uid ${res.uid}`;
     }
-    const done = await this.sideEffects(env, account.address, plan, content, headers, stored !== "");
-    return answer(r, "stored", 250, "2.0.0", [stored, done].filter(Boolean).join("; ") || "discarded by rule");
+    const onStored = options.onStored;
+    if (entries.length === 0 && !onStored) {
+      for (const j of planned) j.answer = this.unstoredAnswer(j);
+      return;
+    }
+    // Decided inside the transaction (which a deadlock may run again), kept once it committed.
+    let decided = new Map<Job, { answer: ChannelAnswer | null; result: StoreResult | null }>();
+    try {
+      await storeBatch(ctx.db, {
+        member: ctx.config.memberName,
+        internalDate: ctx.clock.now(),
+        entries,
+        inTransaction: async (tx, results) => {
+          decided = new Map(
+            planned.map((j) => {
+              const result = j.entry === null ? null : results[j.entry];
+              return [j, { result, answer: result ? this.storedAnswer(j, result) : this.unstoredAnswer(j) }];
+            }),
+          );
+          if (!onStored) return;
+          const final = jobs.flatMap((j) => {
+            const a = j.answer ?? decided.get(j)?.answer ?? null;
+            return a ? [a] : [];
+          });
+          await onStored(tx, final);
+        },
+      });
+    } catch (err) {
+      this.fail(planned, err);
+      return;
+    }
+    options.onCommitted?.();
+    for (const [j, { answer: a, result }] of decided) {
+      j.answer = a;
+      if (result?.kind === "lease-lost") this.ownership.lost((j.account as DirectoryAccount).address);
+      else if (result?.kind === "duplicate") j.plan = null; // no rule actions a second time
+      else if (result?.kind === "stored") j.kept = `stored in ${result.folder} uid ${result.uid}`;
+    }
+  }
+
+  private storedAnswer(j: Job, res: StoreResult): ChannelAnswer {
+    const address = (j.account as DirectoryAccount).address;
+    switch (res.kind) {
+      case "duplicate":
+        return answer(j.r, "stored", 250, "2.0.0", `already stored for ${address}`);
+      case "lease-lost":
+        return answer(j.r, "temporary", 451, "4.4.0", `lease on ${address} lost to ${res.owner ?? "nobody"}; retry`);
+      case "over-quota": {
+        const text = `${address} is over quota (${res.usedBytes} of ${res.quotaBytes} bytes used)`;
+        return this.ctx.settings().quota_temporary ? answer(j.r, "temporary", 452, "4.2.2", text) : answer(j.r, "permanent", 552, "5.2.2", text);
+      }
+      case "stored":
+        return answer(j.r, "stored", 250, "2.0.0", [`stored in ${res.folder} uid ${res.uid}`, planned(j.plan)].filter(Boolean).join("; "));
+    }
+  }
+
+  /** Nothing kept: final unless the message was redirected away, which must be submitted first. */
+  private unstoredAnswer(j: Job): ChannelAnswer | null {
+    if (j.plan && j.plan.redirect.length > 0) return null;
+    return answer(j.r, "stored", 250, "2.0.0", planned(j.plan) || "discarded by rule");
+  }
+
+  /** Step 5: the mail the rules generate, once the store committed; the answers of redirects. */
+  private async finish(j: Job): Promise<void> {
+    const plan = j.plan;
+    const account = j.account;
+    if (!plan || !account) return;
+    if (j.answer && j.answer.status !== "stored") return;
+    try {
+      const done = await this.sideEffects(j.env, account.address, plan, j.content, j.headers, j.kept !== "");
+      j.answer = answer(j.r, "stored", 250, "2.0.0", [j.kept, done].filter(Boolean).join("; ") || "discarded by rule");
+    } catch (err) {
+      this.fail([j], err);
+    }
+  }
+
+  /** A local error: the job is deferred (the retry is safe, stores are idempotent). */
+  private fail(jobs: Job[], err: unknown): void {
+    const { ctx } = this;
+    const e = coerceError(err);
+    for (const j of jobs) {
+      ctx.logger.warn({ messageId: j.env.messageId, account: j.r.account, err: e.message }, "local delivery failed");
+      j.answer = answer(j.r, "temporary", 451, "4.3.0", `local error on ${ctx.config.memberName}: ${e.message}`);
+    }
   }
 
   /**
@@ -206,4 +335,14 @@ export class BackendDelivery {
     }
     return done.join("; ");
   }
+}
+
+/** What the rules will do besides keeping a copy (the queue records this before it is done). */
+function planned(plan: RulePlan | null): string {
+  if (!plan) return "";
+  const parts: string[] = [];
+  if (plan.redirect.length > 0) parts.push(`redirecting to ${plan.redirect.join(", ")}`);
+  if (plan.forward.length > 0) parts.push(`forwarding to ${plan.forward.join(", ")}`);
+  if (plan.autoReply) parts.push("auto-reply considered");
+  return parts.join("; ");
 }

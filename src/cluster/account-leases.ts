@@ -55,6 +55,53 @@ export async function acquireAccountLease(db: Executor, p: LeaseAcquireParams, r
   return { kind: "taken", owner: current.member, epoch: current.epoch, leaseUntil: current.leaseUntil };
 }
 
+export interface LeasesAcquireParams {
+  accounts: readonly string[];
+  member: string;
+  now: Date;
+  leaseMs: number;
+}
+
+/**
+ * acquireAccountLease for many accounts in ONE statement (the same insert, takeover and renewal
+ * rules), plus one read of the leases held by others. Accounts are taken in address order, so
+ * two members opening overlapping sets wait on each other instead of deadlocking; an account
+ * removed meanwhile is left out of the insert (its lease row would have nothing to refer to).
+ * An account whose lease was released or expired between the two statements is tried once
+ * more on its own rather than redirected to nobody.
+ */
+export async function acquireAccountLeases(db: Executor, p: LeasesAcquireParams): Promise<Map<string, LeaseAcquireResult>> {
+  const out = new Map<string, LeaseAcquireResult>();
+  const accounts = [...new Set(p.accounts)].sort();
+  if (accounts.length === 0) return out;
+  const until = new Date(p.now.getTime() + p.leaseMs);
+  const rows = await queryRows(
+    db,
+    sql`INSERT INTO account_leases AS l (account, member, epoch, lease_until, acquired_at)
+        SELECT v.account, ${p.member}, 1, ${ts(until)}, ${ts(p.now)}
+        FROM unnest(${pgArray(accounts)}::text[]) AS v(account) JOIN accounts a ON a.address = v.account
+        ORDER BY v.account
+        ON CONFLICT (account) DO UPDATE SET
+          member = EXCLUDED.member,
+          epoch = CASE WHEN l.member = EXCLUDED.member AND l.lease_until > EXCLUDED.acquired_at THEN l.epoch ELSE l.epoch + 1 END,
+          acquired_at = CASE WHEN l.member = EXCLUDED.member AND l.lease_until > EXCLUDED.acquired_at THEN l.acquired_at ELSE EXCLUDED.acquired_at END,
+          lease_until = EXCLUDED.lease_until
+        WHERE l.member = EXCLUDED.member OR l.lease_until <= EXCLUDED.acquired_at
+        RETURNING account, epoch, lease_until`,
+  );
+  for (const r of rows) out.set(str(r.account), { kind: "held", epoch: num(r.epoch), leaseUntil: date(r.lease_until) });
+  const rest = accounts.filter((a) => !out.has(a));
+  if (rest.length === 0) return out;
+  const current = new Map((await readAccountLeases(db, rest)).map((l) => [l.account, l]));
+  for (const account of rest) {
+    const l = current.get(account);
+    if (!l) out.set(account, { kind: "taken", owner: "", epoch: 0, leaseUntil: p.now });
+    else if (l.member === p.member || l.leaseUntil.getTime() <= p.now.getTime()) out.set(account, await acquireAccountLease(db, { account, member: p.member, now: p.now, leaseMs: p.leaseMs }, false));
+    else out.set(account, { kind: "taken", owner: l.member, epoch: l.epoch, leaseUntil: l.leaseUntil });
+  }
+  return out;
+}
+
 export async function readAccountLeases(db: Executor, accounts: readonly string[]): Promise<AccountLease[]> {
   if (accounts.length === 0) return [];
   const rows = await queryRows(

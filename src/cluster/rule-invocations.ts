@@ -22,13 +22,32 @@ export async function reportDoneMessages(ctx: AppContext, ids: readonly number[]
     ctx.db,
     sql`SELECT id, kind, submitted_by, processor, rule_invocations FROM messages WHERE id = ANY(${pgArray(ids)}::bigint[]) ORDER BY id`,
   );
-  const done = rows.map((r) => ({
-    id: num(r.id),
-    kind: str(r.kind),
-    submittedBy: str(r.submitted_by),
-    processor: strOrNull(r.processor),
-    ruleInvocations: num(r.rule_invocations),
-  }));
+  return reportDone(
+    ctx,
+    rows.map((r) => ({
+      id: num(r.id),
+      kind: str(r.kind),
+      submittedBy: str(r.submitted_by),
+      processor: strOrNull(r.processor),
+      ruleInvocations: num(r.rule_invocations),
+    })),
+  );
+}
+
+/**
+ * The done messages of a recorded batch, from what the claim returned (nothing is read again).
+ * The fields reported never change after submission.
+ */
+export function doneFromClaim(doneIds: readonly number[], claimed: ReadonlyArray<Omit<DoneMessage, "id"> & { messageId: number }>): DoneMessage[] {
+  const byId = new Map(claimed.map((c) => [c.messageId, c]));
+  return doneIds.flatMap((id) => {
+    const c = byId.get(id);
+    return c ? [{ id, kind: c.kind, submittedBy: c.submittedBy, processor: c.processor, ruleInvocations: c.ruleInvocations }] : [];
+  });
+}
+
+/** Metrics and the "message done" log line for messages that just left the queue. */
+export function reportDone(ctx: AppContext, done: DoneMessage[]): DoneMessage[] {
   for (const m of done) {
     ctx.metrics.inc("mailcluster_messages_done_total", "Messages that left the queue, by how often cluster rules ran for them", {
       rule_invocations: m.ruleInvocations > 2 ? "3+" : String(m.ruleInvocations),

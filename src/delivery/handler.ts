@@ -1,36 +1,30 @@
 import type { AppContext } from "../app-context.ts";
-import { isLocalDomain } from "../accounts/lookup.ts";
 import type { ClaimedRecipient } from "../queue/claimed.ts";
 import type { DeliveryHandler, RecipientOutcome } from "../queue/worker.ts";
+import { groupByMessage } from "../queue/worker.ts";
 import { deliverLocal } from "./local.ts";
 import { relayRemote } from "./remote.ts";
-import type { Transport } from "./transport.ts";
+import type { BatchTransport, Transport } from "./transport.ts";
 
 export interface Transports {
-  local: Transport;
+  local: BatchTransport;
   remote: Transport;
 }
 
 /**
- * The queue worker's delivery handler: recipients in a local domain go to local delivery,
- * everything else to the relay. Both halves of one message run in parallel.
+ * The queue worker's delivery handler: the recipients of the batch in a local domain (the
+ * in-memory directory says which) go to local delivery in one call, the others to the relay
+ * message by message (one SMTP transaction per destination each). Both run in parallel.
  */
 export function createDeliveryHandler(ctx: AppContext, transports: Transports = { local: deliverLocal, remote: relayRemote }): DeliveryHandler {
-  return async (recipients) => {
+  return async (recipients, recorder) => {
+    await ctx.directory.whenFresh();
     const local: ClaimedRecipient[] = [];
     const remote: ClaimedRecipient[] = [];
-    const known = new Map<string, boolean>();
-    for (const r of recipients) {
-      let isLocal = known.get(r.domain);
-      if (isLocal === undefined) {
-        isLocal = await isLocalDomain(ctx.db, r.domain);
-        known.set(r.domain, isLocal);
-      }
-      (isLocal ? local : remote).push(r);
-    }
+    for (const r of recipients) (ctx.directory.isLocalDomain(r.domain) ? local : remote).push(r);
     const parts: Promise<RecipientOutcome[]>[] = [];
-    if (local.length > 0) parts.push(transports.local(ctx, local));
-    if (remote.length > 0) parts.push(transports.remote(ctx, remote));
+    if (local.length > 0) parts.push(transports.local(ctx, local, recorder));
+    for (const group of groupByMessage(remote)) parts.push(transports.remote(ctx, group));
     return (await Promise.all(parts)).flat();
   };
 }

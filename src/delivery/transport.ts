@@ -1,9 +1,15 @@
 import type { AppContext } from "../app-context.ts";
 import type { ClaimedRecipient } from "../queue/claimed.ts";
-import type { RecipientOutcome } from "../queue/worker.ts";
+import type { OutcomeRecorder, RecipientOutcome } from "../queue/recorder.ts";
 
 /**
- * A way out of the queue for recipients of ONE message: local delivery (to the backend that
- * owns the account) or the SMTP relay. Answers every recipient it is given.
+ * The SMTP relay's way out of the queue: recipients of ONE message (one SMTP transaction per
+ * destination). Answers every recipient it is given.
  */
 export type Transport = (ctx: AppContext, recipients: ClaimedRecipient[]) => Promise<RecipientOutcome[]>;
+
+/**
+ * Local delivery's way out: the local recipients of a whole claimed batch, many messages. It
+ * may record outcomes in its own store transaction through `recorder`; it answers the rest.
+ */
+export type BatchTransport = (ctx: AppContext, recipients: ClaimedRecipient[], recorder: OutcomeRecorder) => Promise<RecipientOutcome[]>;

@@ -16,6 +16,8 @@ export interface RecipientClaimParams {
  * Take up to `limit` ready recipients for one member and stamp a lease on them, in one
  * statement. Ready = queued, due, and never claimed or its lease expired. SKIP LOCKED lets
  * any number of members claim concurrently without waiting on, or double-taking, a row.
+ * It returns what delivery and the done-message report need of the message, so neither reads
+ * the messages row again.
  */
 export async function claimRecipients(db: Executor, p: RecipientClaimParams): Promise<ClaimedRecipient[]> {
   const until = new Date(p.now.getTime() + p.leaseMs);
@@ -39,7 +41,8 @@ export async function claimRecipients(db: Executor, p: RecipientClaimParams): Pr
       FROM ready, messages m
       WHERE r.id = ready.id AND m.id = r.message_id
       RETURNING r.id, r.message_id, r.address, r.domain, r.attempts, r.queued_at, r.locked_until,
-                r.dsn_orcpt, r.dsn_notify, m.sender, m.dsn_envid, m.dsn_ret, m.size_bytes, m.kind, m.submitted_by`,
+                r.dsn_orcpt, r.dsn_notify, m.sender, m.dsn_envid, m.dsn_ret, m.size_bytes, m.kind, m.submitted_by,
+                m.processor, m.rule_invocations, m.authenticated_user IS NOT NULL AS authenticated`,
   );
   return rows.map(claimedFromRow);
 }

@@ -19,6 +19,12 @@ export interface ClaimedRecipient {
   sizeBytes: number;
   kind: string;
   submittedBy: string;
+  /** The member that processes the message (null: the shared pool). */
+  processor: string | null;
+  /** How often server-/cluster-wide rules ran for the message (reported when it is done). */
+  ruleInvocations: number;
+  /** The message was submitted by an authenticated client (the account rules may ask). */
+  authenticated: boolean;
 }
 
 export function claimedFromRow(row: Row): ClaimedRecipient {
@@ -39,5 +45,8 @@ export function claimedFromRow(row: Row): ClaimedRecipient {
     sizeBytes: num(row.size_bytes),
     kind: str(row.kind),
     submittedBy: str(row.submitted_by),
+    processor: strOrNull(row.processor),
+    ruleInvocations: num(row.rule_invocations),
+    authenticated: row.authenticated === true || row.authenticated === "t",
   };
 }

@@ -20,6 +20,11 @@ export interface RecordOutcomesParams {
   now: Date;
   policy: RetryPolicy;
   random: Random;
+  /**
+   * Run the statement again on a deadlock (default). False inside the caller's transaction,
+   * which a deadlock aborts: the caller retries the whole transaction instead.
+   */
+  retryOnDeadlock?: boolean;
 }
 
 export interface RecordedRecipient {
@@ -45,6 +50,15 @@ export function expiredReply(last: SmtpReply, lifetimeSeconds: number): SmtpRepl
     code: last.code,
     enhanced: "4.4.7",
     text: `message expired: undeliverable for ${days} days; last error: ${last.code} ${last.enhanced ?? ""} ${last.text}`.replace(/\s+/g, " "),
+  };
+}
+
+/** Several summaries (parts of one batch recorded separately) as one. */
+export function mergeSummaries(parts: readonly RecordOutcomesSummary[]): RecordOutcomesSummary {
+  return {
+    recorded: parts.flatMap((p) => p.recorded),
+    lost: parts.flatMap((p) => p.lost),
+    doneMessageIds: [...new Set(parts.flatMap((p) => p.doneMessageIds))],
   };
 }
 
@@ -116,7 +130,7 @@ export async function recordOutcomes(db: Executor, p: RecordOutcomesParams): Pro
       SELECT 'attempts' AS what, count(*)::bigint, '' FROM att`;
   // Two members finishing recipients of the same messages in opposite order can deadlock on the
   // messages rows; the statement is atomic, so it is simply run again.
-  const rows = await retryOnDeadlock(() => queryRows(db, statement));
+  const rows = p.retryOnDeadlock === false ? await queryRows(db, statement) : await retryOnDeadlock(() => queryRows(db, statement));
 
   const written = new Set<number>();
   const doneMessageIds: number[] = [];

@@ -1,25 +1,22 @@
-import type { Clock, DeliveryOutcome, Random } from "../domain/types.ts";
+import type { Clock, Random } from "../domain/types.ts";
 import type { Db } from "../db/db.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
 import { claimRecipients } from "./claim.ts";
 import type { ClaimedRecipient } from "./claimed.ts";
-import { releaseRecipients, renewRecipientLeases } from "./lease.ts";
-import { type AttemptResult, recordOutcomes, type RecordOutcomesSummary } from "./record-outcomes.ts";
+import { releaseRecipients, renewInFlightLeases } from "./lease.ts";
+import type { AttemptResult, RecordOutcomesSummary } from "./record-outcomes.ts";
+import { BatchRecorder, type OutcomeRecorder, type RecipientOutcome } from "./recorder.ts";
 import type { RetryPolicy } from "./retry-schedule.ts";
 
-/** The answer for one recipient of a delivery batch. */
-export interface RecipientOutcome {
-  recipientId: number;
-  outcome: DeliveryOutcome;
-}
+export type { OutcomeRecorder, RecipientOutcome } from "./recorder.ts";
 
 /**
- * Delivers the recipients of ONE message (the worker groups claims by message so a relay can
- * send them in one SMTP transaction, and local delivery can group them per backend).
- * Must answer every recipient; one it leaves out is deferred.
+ * Delivers a whole claimed batch (recipients of many messages). It may record outcomes itself,
+ * inside its own transaction, through `recorder`; it answers the recipients it did not record
+ * (one it neither records nor answers is deferred).
  */
-export type DeliveryHandler = (recipients: ClaimedRecipient[]) => Promise<RecipientOutcome[]>;
+export type DeliveryHandler = (recipients: ClaimedRecipient[], recorder: OutcomeRecorder) => Promise<RecipientOutcome[]>;
 
 export interface WorkerOptions {
   db: Db;
@@ -34,10 +31,13 @@ export interface WorkerOptions {
   leaseMs: number;
   pollIntervalMs: number;
   batchSize: number;
-  /** Messages delivered in parallel. */
+  /** Claimed batches delivered in parallel. */
   concurrency: number;
-  /** Told after each recorded batch (metrics, DSN generation). */
-  onRecorded?: (summary: RecordOutcomesSummary, results: AttemptResult[]) => void | Promise<void>;
+  /**
+   * Told once after each recorded batch (metrics, DSN generation), with the claimed rows so
+   * nothing the claim returned is read again.
+   */
+  onRecorded?: (summary: RecordOutcomesSummary, results: AttemptResult[], claimed: readonly ClaimedRecipient[]) => void | Promise<void>;
 }
 
 /**
@@ -59,7 +59,7 @@ export class QueueWorker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.renewTimer = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.o.leaseMs / 3)));
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.o.leaseMs / 3)));
     this.renewTimer.unref?.();
     this.loop = this.run();
   }
@@ -111,14 +111,12 @@ export class QueueWorker {
         }
       }
       if (claimed.length > 0) {
-        for (const group of groupByMessage(claimed)) {
-          for (const r of group) this.inFlight.set(r.id, r);
-          const task = this.process(group).finally(() => {
-            this.active.delete(task);
-            this.wake?.();
-          });
-          this.active.add(task);
-        }
+        for (const r of claimed) this.inFlight.set(r.id, r);
+        const task = this.process(claimed).finally(() => {
+          this.active.delete(task);
+          this.wake?.();
+        });
+        this.active.add(task);
         // Full batch: there is likely more; go again once there is room.
         if (this.active.size < this.o.concurrency && claimed.length === this.o.batchSize) continue;
       }
@@ -143,36 +141,32 @@ export class QueueWorker {
     });
   }
 
-  private async process(group: ClaimedRecipient[]): Promise<void> {
-    const startedAt = this.o.clock.now();
-    const t0 = performance.now();
+  private async process(batch: ClaimedRecipient[]): Promise<void> {
+    const recorder = new BatchRecorder(batch, {
+      member: this.o.member,
+      now: () => this.o.clock.now(),
+      policy: this.o.policy(),
+      random: this.o.random,
+      // Recorded = no longer ours: a renewal (during the DSN pass, say) must not call it lost.
+      onCommitted: (ids) => {
+        for (const id of ids) this.inFlight.delete(id);
+      },
+    });
     let answers: RecipientOutcome[];
     try {
-      answers = await this.o.handler(group);
+      answers = await this.o.handler(batch, recorder);
     } catch (err) {
       const e = coerceError(err);
-      this.o.logger.error({ err: e.message, messageId: group[0].messageId }, "delivery handler failed; deferring");
-      answers = group.map((r) => ({
+      this.o.logger.error({ err: e.message, messageIds: messageIdsOf(batch) }, "delivery handler failed; deferring");
+      answers = batch.map((r) => ({
         recipientId: r.id,
         outcome: { kind: "deferred", reply: { code: 451, enhanced: "4.3.0", text: `local error: ${e.message}` } },
       }));
     }
-    const durationMs = performance.now() - t0;
-    const byId = new Map(answers.map((a) => [a.recipientId, a.outcome]));
-    const results: AttemptResult[] = group.map((r) => ({
-      recipient: r,
-      outcome: byId.get(r.id) ?? { kind: "deferred", reply: { code: 451, enhanced: "4.3.0", text: "no answer for this recipient" } },
-      startedAt,
-      durationMs,
-    }));
+    const durationMs = recorder.elapsedMs;
     try {
-      const summary = await recordOutcomes(this.o.db, {
-        member: this.o.member,
-        results,
-        now: this.o.clock.now(),
-        policy: this.o.policy(),
-        random: this.o.random,
-      });
+      const { summary, results } = await recorder.finish(this.o.db, answers);
+      const lost = new Set(summary.lost);
       for (const res of results) {
         const o = res.outcome;
         this.o.logger.info(
@@ -186,31 +180,36 @@ export class QueueWorker {
             text: o.reply.text,
             remoteHost: o.remoteHost ?? undefined,
             ms: Math.round(durationMs),
-            lost: summary.lost.includes(res.recipient.id) || undefined,
+            lost: lost.has(res.recipient.id) || undefined,
           },
           "delivery attempt",
         );
       }
-      await this.o.onRecorded?.(summary, results);
+      await this.o.onRecorded?.(summary, results, batch);
     } catch (err) {
       // The lease runs out and another attempt follows: at-least-once, never lost.
-      this.o.logger.error({ err: coerceError(err).message, messageId: group[0].messageId }, "could not record outcomes");
+      this.o.logger.error({ err: coerceError(err).message, messageIds: messageIdsOf(batch) }, "could not record outcomes");
     } finally {
-      for (const r of group) this.inFlight.delete(r.id);
+      for (const r of batch) this.inFlight.delete(r.id);
     }
   }
 
-  private async renew(): Promise<void> {
+  /** Extend the leases of what is in flight (the timer's job; public for tests). */
+  async renewLeases(): Promise<void> {
     const ids = [...this.inFlight.keys()];
     if (ids.length === 0) return;
     try {
-      const held = new Set(await renewRecipientLeases(this.o.db, { member: this.o.member, ids, now: this.o.clock.now(), leaseMs: this.o.leaseMs }));
-      const lost = ids.filter((id) => !held.has(id) && this.inFlight.has(id));
+      const r = await renewInFlightLeases(this.o.db, { member: this.o.member, ids, now: this.o.clock.now(), leaseMs: this.o.leaseMs });
+      const lost = r.lost.filter((id) => this.inFlight.has(id));
       if (lost.length > 0) this.o.logger.warn({ lost }, "leases lost while in flight; results will be discarded");
     } catch (err) {
       this.o.logger.warn({ err: coerceError(err).message }, "lease renewal failed");
     }
   }
+}
+
+function messageIdsOf(batch: readonly ClaimedRecipient[]): number[] {
+  return [...new Set(batch.map((r) => r.messageId))];
 }
 
 export function groupByMessage(rows: ClaimedRecipient[]): ClaimedRecipient[][] {

@@ -14,7 +14,7 @@ import { createHttpApp } from "../../src/http/app.ts";
 import { Directory } from "../../src/accounts/directory.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
 import { claimRecipients } from "../../src/queue/claim.ts";
-import { recordOutcomes } from "../../src/queue/record-outcomes.ts";
+import { BatchRecorder } from "../../src/queue/recorder.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { deliverLocal } from "../../src/delivery/local.ts";
 import { createDeliveryHandler } from "../../src/delivery/handler.ts";
@@ -121,26 +121,22 @@ export async function submit(ctx: AppContext, recipients: string[], content: Uin
   return r.messageId;
 }
 
-/** One queue pass by hand, as a worker on `ctx` would do it: claim, deliver locally, record. */
-export async function deliverOnce(ctx: AppContext) {
+/** One queue pass by hand, as a worker on `ctx` would do it: claim, deliver the batch locally, record. */
+export async function deliverOnce(ctx: AppContext, limit = 1000) {
   // Remote recipients (mail the rules generate) wait in the queue: no relay in these tests.
   const handler = createDeliveryHandler(ctx, {
     local: deliverLocal,
     remote: async (_, rs) => rs.map((r) => ({ recipientId: r.id, outcome: { kind: "deferred", reply: { code: 451, enhanced: "4.4.0", text: "no relay in tests" } } })),
   });
-  const claimed = await claimRecipients(ctx.db, { member: ctx.config.memberName, includePool: true, limit: 1000, leaseMs: 60_000, now: ctx.clock.now() });
-  const byMessage = new Map<number, typeof claimed>();
-  for (const c of claimed) byMessage.set(c.messageId, [...(byMessage.get(c.messageId) ?? []), c]);
-  const outcomes = [];
-  for (const group of byMessage.values()) {
-    const answers = await handler(group);
-    const byId = new Map(answers.map((a) => [a.recipientId, a.outcome]));
-    const results = group.map((r) => ({ recipient: r, outcome: byId.get(r.id)!, startedAt: ctx.clock.now(), durationMs: 1 }));
-    await recordOutcomes(ctx.db, { member: ctx.config.memberName, results, now: ctx.clock.now(), policy: { initialSeconds: 60, maxSeconds: 60, jitter: 0, lifetimeSeconds: 86400 }, random: ctx.random });
-    outcomes.push(...results.map((r) => ({ address: r.recipient.address, messageId: r.recipient.messageId, ...r.outcome })));
-  }
-  return outcomes;
+  const claimed = await claimRecipients(ctx.db, { member: ctx.config.memberName, includePool: true, limit, leaseMs: 60_000, now: ctx.clock.now() });
+  const recorder = new BatchRecorder(claimed, { member: ctx.config.memberName, now: () => ctx.clock.now(), policy: TEST_POLICY, random: ctx.random });
+  const answers = await handler(claimed, recorder);
+  const { results } = await recorder.finish(ctx.db, answers);
+  const byId = new Map(results.map((r) => [r.recipient.id, r.outcome]));
+  return claimed.map((r) => ({ address: r.address, messageId: r.messageId, ...byId.get(r.id)! }));
 }
+
+export const TEST_POLICY = { initialSeconds: 60, maxSeconds: 60, jitter: 0, lifetimeSeconds: 86400 };
 
 export async function count(storage: Storage, query: ReturnType<typeof sql>): Promise<number> {
   const rows = await queryRows(storage.db, query);

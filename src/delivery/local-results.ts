@@ -1,0 +1,64 @@
+import type { AppContext } from "../app-context.ts";
+import type { ChannelAnswer } from "../backend/channel-protocol.ts";
+import { parseHeaders, prependHeaders } from "../backend/headers.ts";
+import { chooseProcessor } from "../cluster/processor.ts";
+import type { DeliveryOutcome } from "../domain/types.ts";
+import { submitMessage } from "../queue/submit.ts";
+import { coerceError } from "../util/errors.ts";
+import { deferred, type Expansion, failed } from "./local-expand.ts";
+
+/** Marks mail an alias sent on to remote targets; the same alias does not expand it twice (loop). */
+export const ALIAS_HEADER = "X-Mailcluster-Alias-Expanded";
+
+/**
+ * One queue recipient's outcome from its accounts' answers alone: any temporary → deferred
+ * (the retry is safe: stores are idempotent); all permanent → failed; else delivered. Null
+ * when an alias's remote targets must be handed on first (see combine).
+ */
+export function accountsOutcome(e: Expansion, answers: readonly ChannelAnswer[]): DeliveryOutcome | null {
+  if (e.outcome) return e.outcome;
+  const temp = answers.find((a) => a.status === "temporary" || a.status === "redirect");
+  if (temp) return deferred(temp.code, temp.enhanced, temp.text);
+  if (answers.length < e.accounts.length) return deferred(451, "4.3.0", "no answer for some accounts");
+  const stored = answers.filter((a) => a.status === "stored");
+  if (e.accounts.length > 0 && stored.length === 0) {
+    const p = answers[0];
+    return failed(p.code, p.enhanced, p.text);
+  }
+  if (e.remote.length > 0) return null;
+  return delivered(e, answers);
+}
+
+function delivered(e: Expansion, answers: readonly ChannelAnswer[]): DeliveryOutcome {
+  const parts = answers.filter((a) => a.status === "stored").map((a) => `${a.account}: ${a.text}`);
+  if (e.remote.length > 0) parts.push(`sent on to ${e.remote.join(", ")}`);
+  const refused = answers.filter((a) => a.status === "permanent");
+  if (refused.length > 0) parts.push(`refused by ${refused.map((a) => `${a.account} (${a.code} ${a.text})`).join(", ")}`);
+  return { kind: "delivered", reply: { code: 250, enhanced: "2.0.0", text: parts.join("; ").slice(0, 900) } };
+}
+
+/** accountsOutcome, after submitting an alias's remote targets as a new message (once: the alias header marks it). */
+export async function combine(ctx: AppContext, e: Expansion, answers: readonly ChannelAnswer[], content: Uint8Array): Promise<DeliveryOutcome> {
+  const settled = accountsOutcome(e, answers);
+  if (settled) return settled;
+  const stored = answers.filter((a) => a.status === "stored");
+  const alias = e.alias ?? e.recipient.address;
+  const marks = parseHeaders(content).get(ALIAS_HEADER.toLowerCase()) ?? [];
+  if (marks.some((m) => m.toLowerCase() === alias.toLowerCase())) {
+    if (stored.length === 0) return failed(550, "5.4.6", `alias loop: ${alias} already expanded this message`);
+  } else {
+    try {
+      await submitMessage(ctx.db, {
+        envelope: { sender: e.recipient.sender, recipients: e.remote.map((address) => ({ address })) },
+        content: prependHeaders(content, [`${ALIAS_HEADER}: ${alias}`]),
+        submittedBy: ctx.config.memberName,
+        processor: await chooseProcessor(ctx),
+        kind: "generated",
+        now: ctx.clock.now(),
+      });
+    } catch (err) {
+      return deferred(451, "4.3.0", `could not hand ${alias} on to ${e.remote.join(", ")}: ${coerceError(err).message}`);
+    }
+  }
+  return delivered(e, answers);
+}
