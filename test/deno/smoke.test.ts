@@ -1,4 +1,4 @@
-import { mkdtempSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nodemailer from "nodemailer";
@@ -11,6 +11,8 @@ import { until } from "../helpers/until.ts";
 // Whatever runs the tests (vitest on Node or Deno, bun test), the member here always runs on Deno:
 // the supported way to run mailcluster on Deno, from start to a clean SIGTERM.
 const TOKEN = "deno-smoke-token-0123456789abcdef";
+// The embedded cases initialise a database first (initdb, or PGlite's WebAssembly): slow on a busy machine.
+const EMBEDDED_TIMEOUT_MS = 150_000;
 
 async function api(httpPort: number, path: string, body?: unknown): Promise<Response> {
   return fetch(`http://127.0.0.1:${httpPort}/api/v1${path}`, {
@@ -76,12 +78,25 @@ describe("mailcluster on Deno", () => {
     await oneMessageThrough({ DATABASE_URL: tdb.url });
   });
 
-  it("on the embedded default database: the same", async () => {
+  it("on the embedded default, a private PostgreSQL under the data dir: the same, and the server stops with it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mailcluster-deno-data-"));
     try {
-      await oneMessageThrough({ DATABASE_URL: "", MAILCLUSTER_DATA: dir });
+      await oneMessageThrough({ DATABASE_URL: "", MAILCLUSTER_DATA: dir, MAILCLUSTER_EMBEDDED: "" });
+      expect(existsSync(join(dir, "pg", "PG_VERSION"))).toBe(true);
+      // PostgreSQL removes its pid file on a clean shutdown: nothing left running.
+      expect(existsSync(join(dir, "pg", "postmaster.pid"))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, EMBEDDED_TIMEOUT_MS);
+
+  it("on PGlite (MAILCLUSTER_EMBEDDED=pglite): the same", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailcluster-deno-data-"));
+    try {
+      await oneMessageThrough({ DATABASE_URL: "", MAILCLUSTER_DATA: dir, MAILCLUSTER_EMBEDDED: "pglite" });
+      expect(existsSync(join(dir, "pglite", "PG_VERSION"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, EMBEDDED_TIMEOUT_MS);
 });
