@@ -1,0 +1,188 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { detectRuntime } from "../../adapters/runtime/index.ts";
+import { setSetting } from "../../src/cluster/settings.ts";
+import { loadConfig } from "../../src/config.ts";
+import { num, queryRows, str } from "../../src/db/rows.ts";
+import { adminComponent } from "../../src/http/admin/component.ts";
+import { Member } from "../../src/member.ts";
+import { submitMessage } from "../../src/queue/submit.ts";
+import { silentLogger } from "../../src/util/logger.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
+import { until } from "../helpers/until.ts";
+
+/**
+ * The WebAdmin in a real browser (Debian's Chromium, driven by playwright-core) against a real
+ * member on real PostgreSQL. Never a downloaded browser; never skipped: without Chromium the
+ * suite fails and says what to install.
+ */
+const CHROMIUM = "/usr/bin/chromium";
+const TOKEN = "browser-test-token-0123456789abcdef";
+const NAME = "web-1";
+/** Set to a directory to keep screenshots of the pages (for a human look). */
+const SHOTS = process.env.WEBADMIN_SCREENSHOTS;
+
+let tdb: TestDatabase;
+let member: Member;
+let browser: Browser;
+let base: string;
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+const states = async (messageId: number) =>
+  (await queryRows(tdb.storage.db, sql`SELECT state FROM recipients WHERE message_id = ${messageId} ORDER BY id`)).map((r) => str(r.state));
+
+async function queued(address: string): Promise<number> {
+  const r = await submitMessage(tdb.storage.db, {
+    envelope: { sender: "sender@origin.test", recipients: [{ address }] },
+    content: new TextEncoder().encode(`Subject: for ${address}\r\nFrom: sender@origin.test\r\n\r\nHello <b>${address}</b>\r\n`),
+    submittedBy: NAME,
+    processor: NAME,
+    now: new Date(),
+  });
+  return r.messageId;
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: the WebAdmin browser tests need Debian's chromium package (apt-get install chromium; .ci/run installs it)`);
+  }
+  tdb = await createTestDatabase();
+  // The mode change is picked up with the next heartbeat: make that one second.
+  await setSetting(tdb.storage.db, "heartbeat_interval_seconds", 1);
+  const config = { ...loadConfig({ ADMIN_TOKEN: TOKEN }, { name: NAME, role: "backend", submit: "locally" }), httpPort: 0 };
+  // No worker: what the tests queue stays in the queue for the page to act on.
+  member = await Member.start({ config, storage: tdb.open(4), runtime: await detectRuntime(), logger: silentLogger, components: [adminComponent()], runWorker: false });
+  base = `http://127.0.0.1:${member.httpPort}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await member?.stop();
+  await tdb?.drop();
+});
+
+async function loggedIn(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${base}/admin`);
+  expect(new URL(page.url()).pathname).toBe("/admin/login");
+  await page.fill('input[name="token"]', TOKEN);
+  await page.click("button:has-text(\"Log in\")");
+  await page.waitForURL(`${base}/admin`);
+  return page;
+}
+
+describe("WebAdmin in Chromium", () => {
+  it("a wrong token stays on the login form with the error", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/admin/login`);
+    await page.fill('input[name="token"]', "not-the-token");
+    await page.click("button:has-text(\"Log in\")");
+    expect(await page.textContent(".error")).toContain("wrong token");
+    await page.close();
+  }, 60_000);
+
+  it("Queue Processing: switching a member's submit mode, and the member picks it up", async () => {
+    const page = await loggedIn();
+    await page.click("nav >> text=Members");
+    const row = page.locator(`#member-${NAME}`);
+    expect(await row.locator("select").inputValue()).toBe("locally");
+    await row.locator("select").selectOption("remotely");
+    await row.locator("text=Apply").click();
+    expect(await page.textContent(".flash")).toContain(`${NAME}: locally → remotely`);
+    await until(() => member.ctx.cluster?.submitMode === "remotely", "the member applies its new submit mode");
+    await page.reload();
+    expect(await page.locator(`#member-${NAME} select`).inputValue()).toBe("remotely");
+    await shot(page, "members");
+    await page.close();
+  }, 60_000);
+
+  it("queue page: hold and release the checked message, delete only after confirming", async () => {
+    const first = await queued("one@far.test");
+    const second = await queued("two@near.test");
+    const page = await loggedIn();
+    await page.click("nav >> text=Queue");
+    expect(await page.textContent("main")).toContain("1–2 of 2");
+
+    await page.check(`input[name="id"][value="${first}"]`);
+    await page.click('button[value="hold"]');
+    expect(await page.textContent(".flash")).toContain("hold: 1 recipient(s) of 1 message(s)");
+    expect(await states(first)).toEqual(["held"]);
+    expect(await states(second)).toEqual(["queued"]);
+
+    await page.check(`input[name="id"][value="${first}"]`);
+    await page.click('button[value="release"]');
+    expect(await states(first)).toEqual(["queued"]);
+
+    // Filter by recipient, then delete: a confirmation page first; Cancel changes nothing.
+    await page.fill('input[name="recipient"]', "two@");
+    await page.click("text=Filter");
+    expect(await page.textContent("main")).toContain("1–1 of 1");
+    await page.check(`input[name="id"][value="${second}"]`);
+    await page.click('button[value="delete"]');
+    expect(await page.textContent("h1")).toContain("Delete 1 message(s)?");
+    await shot(page, "confirm-delete");
+    await page.click("text=Cancel");
+    expect(await states(second)).toEqual(["queued"]);
+    await page.check(`input[name="id"][value="${second}"]`);
+    await page.click('button[value="delete"]');
+    await page.click("#confirm-yes");
+    expect(await page.textContent(".flash")).toContain("delete: 1 recipient(s) of 1 message(s)");
+    expect(await states(second)).toEqual([]);
+    await page.goto(`${base}/admin/queue`);
+    await shot(page, "queue");
+
+    // The message page: envelope, recipients, headers and body as text (escaped, not rendered).
+    await page.click(`a[href="/admin/queue/${first}"] >> nth=0`);
+    expect(await page.textContent("#headers")).toContain("Subject: for one@far.test");
+    expect(await page.textContent("#body")).toContain("Hello <b>one@far.test</b>");
+    expect(await page.locator("#body b").count()).toBe(0);
+    await shot(page, "message");
+    await page.close();
+  }, 90_000);
+
+  it("settings: a bad value is refused next to its field, a good one is saved and marked changed", async () => {
+    const page = await loggedIn();
+    await page.click("nav >> text=Settings");
+    const row = page.locator("#setting-retry_initial_seconds");
+    await row.locator('input[name="value"]').fill("soon");
+    await row.locator("text=Save").click();
+    expect(await page.locator("#setting-retry_initial_seconds .error").textContent()).toContain("takes a number");
+    await page.locator('#setting-retry_initial_seconds input[name="value"]').fill("120");
+    await page.locator("#setting-retry_initial_seconds >> text=Save").click();
+    expect(await page.textContent(".flash")).toContain("retry_initial_seconds = 120");
+    expect(await page.locator("#setting-retry_initial_seconds").textContent()).toContain("(changed)");
+    const [row120] = await queryRows(tdb.storage.db, sql`SELECT value FROM settings WHERE key = 'retry_initial_seconds'`);
+    expect(num(row120.value)).toBe(120);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, "settings-phone");
+    await page.close();
+  }, 60_000);
+
+  it("log out: the old session cookie is refused afterwards", async () => {
+    const page = await loggedIn();
+    const [cookie] = (await page.context().cookies()).filter((c) => c.name === "mailcluster_admin");
+    expect(cookie).toBeDefined();
+    await page.click("text=Log out");
+    await page.waitForURL(`${base}/admin/login`);
+    // Put the old cookie back, as a thief who copied it would: it no longer opens anything.
+    await page.context().addCookies([cookie]);
+    await page.goto(`${base}/admin/members`);
+    expect(new URL(page.url()).pathname).toBe("/admin/login");
+    const res = await fetch(`${base}/admin`, { headers: { cookie: `${cookie.name}=${cookie.value}` }, redirect: "manual" });
+    expect(res.status).toBe(303);
+    await page.close();
+  }, 60_000);
+});
