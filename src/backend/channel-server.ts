@@ -140,6 +140,8 @@ export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<stri
         else if (r.item.envelope) good.push({ envelope: r.item.envelope, content: r.content });
       }
       answers.push(...(await deliverAll(good)));
+      ctx.metrics.inc("mailcluster_channel_batches_total", "Delivery-channel batch requests answered");
+      ctx.metrics.inc("mailcluster_channel_batch_messages_total", "Messages received in delivery-channel batches", {}, items.length);
       return json(200, { answers });
     } catch (err) {
       const r = readFailure(err);

@@ -19,6 +19,8 @@ export interface ChannelItem {
 }
 
 const TIMEOUT_MS = 120_000;
+const encoder = new TextEncoder();
+const DIGEST_PLACEHOLDER = "0".repeat(64);
 
 async function post(baseUrl: string, path: string, headers: Record<string, string>, body: Uint8Array | ReadableStream<Uint8Array>): Promise<{ status: number; text: string }> {
   let res: Response;
@@ -72,19 +74,21 @@ function streamOf(header: Uint8Array, contents: Uint8Array[]): ReadableStream<Ui
 function requestsOf(items: ChannelItem[], maxBytes: number): ChannelItem[][] {
   const out: ChannelItem[][] = [];
   let current: ChannelItem[] = [];
-  let bytes = 0;
-  let headerBytes = 0;
+  const frame = 17; // {"items":[ … ]} and the newline
+  let bytes = frame;
+  let headerBytes = frame;
   let recipients = 0;
   for (const item of items) {
-    // Envelope JSON plus the digest field; a close upper bound without encoding twice.
-    const head = 200 + item.envelope.sender.length + item.envelope.recipients.reduce((n, r) => n + 100 + r.account.length + (r.orcpt?.length ?? 0), 0);
+    // Its share of the header line exactly (the digest is always 64 hex digits), plus a comma.
+    const head = encoder.encode(JSON.stringify({ ...item.envelope, size: item.content.byteLength, sha256: DIGEST_PLACEHOLDER })).byteLength + 1;
     const full =
       current.length > 0 &&
       (bytes + head + item.content.byteLength > maxBytes || headerBytes + head > MAX_HEADER_BYTES || current.length >= MAX_ITEMS || recipients + item.envelope.recipients.length > MAX_RECIPIENTS);
     if (full) {
       out.push(current);
       current = [];
-      bytes = headerBytes = recipients = 0;
+      bytes = headerBytes = frame;
+      recipients = 0;
     }
     current.push(item);
     bytes += head + item.content.byteLength;

@@ -118,6 +118,22 @@ describe("delivery channel batches (real PostgreSQL, real HTTP)", () => {
     expect(subjects).toBe(3);
   });
 
+  it("a group larger than the request limit is split into as few requests as fit", async () => {
+    const items = Array.from({ length: 10 }, (_, n) => {
+      const i = item([accounts[n % 4]], `split ${n}`);
+      i.content = rawMessage(`split ${n}`, [], "z".repeat(30 * 1024));
+      i.envelope = { ...i.envelope, size: i.content.byteLength };
+      return i;
+    });
+    const before = await nonces();
+    const sender = testContext(tdb.storage, "sender", clock, { delivery_channel_max_bytes: 256 * 1024 });
+    const answers = await callDeliveryChannelBatch(sender, b1.url, items, { target: "b1" });
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill("stored"));
+    // 10 × ~30 KiB = ~300 KiB over a 256 KiB limit: two requests.
+    expect(await nonces()).toBe(before + 2);
+    expect(await stored()).toBe(10);
+  });
+
   it("one bad message of a batch fails alone: malformed envelope, too big, corrupted, truncated", async () => {
     const good = item([accounts[0]], "good");
     const badAccount = item([accounts[1]], "bad account");
