@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerMember } from "../../src/cluster/members.ts";
 import { num, queryRows, str } from "../../src/db/rows.ts";
-import { mailboxFolders, mailboxMessages } from "../../src/db/schema/index.ts";
+import { attempts, mailboxFolders, mailboxMessages } from "../../src/db/schema/index.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { adminApp, TOKEN } from "./helpers.ts";
@@ -82,6 +82,34 @@ describe("WebAdmin pages and actions", () => {
     expect(queue).toContain("rcpt@far.test");
     expect(queue).not.toContain("<script>alert(1)");
     expect(queue).toContain("&lt;script&gt;");
+  });
+
+  it("overview: the last hour's outcomes, top deferral reasons, time in queue, per-member throughput; auto-refresh", async () => {
+    const [r] = await queryRows(tdb.storage.db, sql`SELECT id, message_id, queued_at FROM recipients WHERE address = 'rcpt@far.test'`);
+    const at = (minutesAgo: number) => new Date(clock.now().getTime() - minutesAgo * 60_000);
+    const row = (minutesAgo: number, outcome: string, member: string, code: number, text: string) => ({
+      messageId: num(r.message_id), recipientId: num(r.id), address: "rcpt@far.test", member, outcome, replyCode: code,
+      enhancedStatus: code === 250 ? "2.0.0" : "4.4.1", replyText: text, remoteHost: null, startedAt: at(minutesAgo), durationMs: 100,
+    });
+    await tdb.storage.db.insert(attempts).values([
+      row(30, "deferred", "front-1", 421, "mx.far.test: connection refused"),
+      row(20, "deferred", "front-1", 421, "mx.far.test: connection refused"),
+      row(10, "delivered", "front-1", 250, "ok"),
+      row(90, "deferred", "front-1", 451, "too old to count"),
+    ]);
+    const res = await browse("/admin");
+    const text = await res.text();
+    expect(text).toContain('<meta http-equiv="refresh" content="15">');
+    expect(text).toMatch(/deferred <b>2<\/b>/);
+    expect(text).toMatch(/delivered <b>1<\/b>/);
+    expect(text).toContain("<td>2</td><td>421 4.4.1 mx.far.test: connection refused</td>");
+    expect(text).not.toContain("too old to count");
+    // Submitted 3 h ago, delivered 10 min ago: 2 h 50 min in the queue.
+    expect(text).toMatch(/p50 <b>170 min<\/b>/);
+    expect(text).toContain("<td>front-1</td><td>1</td>");
+    expect(text).toContain("<svg");
+    expect(await (await browse("/admin?refresh=off")).text()).not.toContain('http-equiv="refresh"');
+    await tdb.storage.db.delete(attempts);
   });
 
   it("queue buttons act on the queue; cross-site posts are refused", async () => {

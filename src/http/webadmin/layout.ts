@@ -26,9 +26,10 @@ const NAV: ReadonlyArray<[string, string]> = [
   ["/admin/settings", "Settings"],
 ];
 
-export function page(title: string, body: Html, opts: { flash?: string | null; error?: string | null; nav?: boolean; here?: string } = {}): Html {
+export function page(title: string, body: Html, opts: { flash?: string | null; error?: string | null; nav?: boolean; here?: string; refreshSeconds?: number } = {}): Html {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+${opts.refreshSeconds ? html`<meta http-equiv="refresh" content="${opts.refreshSeconds}">` : ""}
 <title>${title} — mailcluster</title><style>${STYLE}</style></head>
 <body>${opts.nav === false
     ? ""
