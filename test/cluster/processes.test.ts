@@ -93,6 +93,13 @@ describe("a cluster of real processes", () => {
         ["normal", "fe", 1],
       ]);
       expect(rowsLocally.reduce((a, r) => a + r.ruleInvocations, 0)).toBe(2);
+      // The backend handed it to the frontend with member credentials (AUTH inside STARTTLS), not trusted by IP.
+      const handedOff = await queryRows(
+        db,
+        sql`SELECT m.authenticated_user, m.kind FROM messages m JOIN message_bodies b ON b.message_id = m.id
+            WHERE position(convert_to(${"<s1-locally@cluster.test>"}, 'UTF8') in b.content) > 0 ORDER BY m.id`,
+      );
+      expect(String(handedOff[2]?.authenticated_user)).toMatch(/^member:be[12]$/);
 
       await setMode("be1", "remotely");
       await setMode("be2", "remotely");
