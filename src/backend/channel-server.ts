@@ -1,7 +1,7 @@
 import type { Context, Hono } from "hono";
 import type { AppContext } from "../app-context.ts";
 import { coerceError } from "../util/errors.ts";
-import { type ChannelAuth, checkAuthHeaders, sha256Hex, verifySignature } from "./channel-auth.ts";
+import { type ChannelAuth, checkAuthHeaders, MEMBER_HEADER, sha256Hex, verifySignature } from "./channel-auth.ts";
 import { BATCH_PATH, type BatchItem, type ItemRefusal, MAX_HEADER_BYTES, parseBatchHeader, refuseItem } from "./channel-batch-protocol.ts";
 import { BodyReadError, BodyReader, BodyTooLarge } from "./channel-body.ts";
 import { UnauthenticatedGate } from "./channel-gate.ts";
@@ -117,7 +117,7 @@ export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<stri
 
   /** v2: header line → authenticate → each content into its own buffer → deliver the good ones. */
   const serveBatch = async (c: Context): Promise<Response> => {
-    const from = c.req.header("x-mailcluster-member") ?? "?";
+    const from = c.req.header(MEMBER_HEADER) ?? "?";
     let body: BodyReader | null = null;
     try {
       const { auth, release, maxBytes, windowMs } = admit(c, headerGate, false);
@@ -152,7 +152,7 @@ export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<stri
 
   /** v1: the whole body is needed to authenticate; read it under the legacy cap. */
   const serveSingle = async (c: Context): Promise<Response> => {
-    const from = c.req.header("x-mailcluster-member") ?? "?";
+    const from = c.req.header(MEMBER_HEADER) ?? "?";
     let body: BodyReader | null = null;
     try {
       const { auth, release, maxBytes, windowMs } = admit(c, legacyGate, true);
