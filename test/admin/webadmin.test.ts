@@ -188,6 +188,55 @@ describe("WebAdmin pages and actions", () => {
     expect(await (await browse("/admin/domains")).text()).not.toContain("web.test");
   });
 
+  it("rules: the JSON editor shows the validator's error inline and keeps the stored set", async () => {
+    expect((await browse("/admin/domains", { body: form({ name: "rules.test" }) })).status).toBe(303);
+    const open = await (await browse("/admin/rules?set=domain:rules.test")).text();
+    expect(open).toContain("domain rules: at delivery");
+    expect(open).toContain("&quot;rules&quot;: []");
+    const notJson = await browse("/admin/rules", { body: form({ set: "domain:rules.test", rules: "{rules: [" }) });
+    expect(notJson.status).toBe(400);
+    expect(await notJson.text()).toContain("not JSON");
+    const bad = await browse("/admin/rules", { body: form({ set: "domain:rules.test", rules: JSON.stringify({ rules: [{ actions: [{ type: "explode" }] }] }) }) });
+    expect(bad.status).toBe(400);
+    const badText = await bad.text();
+    expect(badText).toContain('id="rules-error">invalid at rules[0].actions[0].type: must be one of: folder,');
+    // What was typed stays in the editor (escaped), the stored set is untouched.
+    expect(badText).toContain("&quot;explode&quot;");
+    expect(await (await browse("/admin/rules?set=domain:rules.test")).text()).not.toContain("explode");
+    const good = { rules: [{ name: "lists", conditions: [{ field: "subject", op: "contains", value: "[list]" }], actions: [{ type: "folder", folder: "Lists" }] }] };
+    const saved = await browse("/admin/rules", { body: form({ set: "domain:rules.test", rules: JSON.stringify(good) }) });
+    expect(saved.status).toBe(303);
+    expect(saved.headers.get("location")).toContain("saved%201%20rule(s)");
+    expect(await (await browse("/admin/rules?set=domain:rules.test")).text()).toContain("Lists");
+    expect((await browse("/admin/rules?set=nonsense")).status).toBe(400);
+    expect((await browse("/admin/rules?set=domain:nowhere.test")).status).toBe(404);
+  });
+
+  it("delivery log: attempts searched by recipient, sender, queue id, outcome, reply and time", async () => {
+    const [r] = await queryRows(tdb.storage.db, sql`SELECT id, message_id FROM recipients WHERE address = 'rcpt@far.test'`);
+    const at = (minutesAgo: number) => new Date(clock.now().getTime() - minutesAgo * 60_000);
+    const base = { messageId: num(r.message_id), recipientId: num(r.id), member: "front-1", remoteHost: "mx.far.test", durationMs: 5 };
+    await tdb.storage.db.delete(attempts); // the bounce above logged one
+    await tdb.storage.db.insert(attempts).values([
+      { ...base, address: "rcpt@far.test", outcome: "deferred", replyCode: 421, enhancedStatus: "4.4.2", replyText: "timeout at greeting", startedAt: at(50) },
+      { ...base, address: "rcpt@far.test", outcome: "failed", replyCode: 550, enhancedStatus: "5.1.1", replyText: "no such user", startedAt: at(5) },
+      { ...base, messageId: 424242, address: "other@else.test", outcome: "delivered", replyCode: 250, enhancedStatus: "2.0.0", replyText: "ok", startedAt: at(1) },
+    ]);
+    const rowsOf = async (q: string) => ((await (await browse(`/admin/log?${q}`)).text()).match(/<tr><td>20/g) ?? []).length;
+    expect(await rowsOf("")).toBe(3);
+    expect(await rowsOf("recipient=FAR.test")).toBe(2);
+    expect(await rowsOf("sender=evil")).toBe(2);
+    expect(await rowsOf(`id=${num(r.message_id)}&outcome=failed`)).toBe(1);
+    expect(await rowsOf("reply=greeting")).toBe(1);
+    expect(await rowsOf("reply=5.1.1")).toBe(1);
+    const from = at(10).toISOString().slice(0, 16);
+    expect(await rowsOf(`from=${from}`)).toBe(2);
+    // The purged message's attempts stay, with the sender unknown.
+    expect(await (await browse("/admin/log?id=424242")).text()).toContain("(purged)");
+    expect((await browse("/admin/log?from=yesterday")).status).toBe(400);
+    await tdb.storage.db.delete(attempts);
+  });
+
   it("logout ends the session on the server: the old cookie is refused afterwards", async () => {
     expect((await browse("/admin")).status).toBe(200);
     const out = await browse("/admin/logout", { body: form({}) });

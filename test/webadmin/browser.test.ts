@@ -7,6 +7,7 @@ import { detectRuntime } from "../../adapters/runtime/index.ts";
 import { setSetting } from "../../src/cluster/settings.ts";
 import { loadConfig } from "../../src/config.ts";
 import { num, queryRows, str } from "../../src/db/rows.ts";
+import { attempts } from "../../src/db/schema/index.ts";
 import { adminComponent } from "../../src/http/admin/component.ts";
 import { Member } from "../../src/member.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
@@ -168,6 +169,25 @@ describe("WebAdmin in Chromium", () => {
     expect(num(row120.value)).toBe(120);
     await page.setViewportSize({ width: 390, height: 844 });
     await shot(page, "settings-phone");
+    await page.close();
+  }, 60_000);
+
+  it("delivery log: search by recipient and outcome", async () => {
+    const id = await queued("log@far.test");
+    const [r] = await queryRows(tdb.storage.db, sql`SELECT id FROM recipients WHERE message_id = ${id}`);
+    await tdb.storage.db.insert(attempts).values([
+      { messageId: id, recipientId: num(r.id), address: "log@far.test", member: NAME, outcome: "deferred", replyCode: 421, enhancedStatus: "4.4.2", replyText: "greeting timeout", remoteHost: "mx.far.test", startedAt: new Date(), durationMs: 30_000 },
+      { messageId: id, recipientId: num(r.id), address: "log@far.test", member: NAME, outcome: "delivered", replyCode: 250, enhancedStatus: "2.0.0", replyText: "queued as X1", remoteHost: "mx.far.test", startedAt: new Date(), durationMs: 80 },
+    ]);
+    const page = await loggedIn();
+    await page.click("nav >> text=Delivery log");
+    await page.fill('input[name="recipient"]', "log@far");
+    await page.selectOption('select[name="outcome"]', "deferred");
+    await page.click('button:has-text("Search")');
+    const table = await page.textContent("main table");
+    expect(table).toContain("greeting timeout");
+    expect(table).not.toContain("queued as X1");
+    await shot(page, "delivery-log");
     await page.close();
   }, 60_000);
 

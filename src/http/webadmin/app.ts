@@ -16,11 +16,13 @@ import { aliasRoutes } from "./aliases-routes.ts";
 import { directoryRoutes } from "./directory-routes.ts";
 import { field } from "./forms.ts";
 import { page } from "./layout.ts";
+import { logRoutes } from "./log-routes.ts";
 import { memberRoutes } from "./members-routes.ts";
 import { recentFiguresView } from "./overview-view.ts";
 import { loginForm, membersTable, queueSummaryTable } from "./pages.ts";
 import { queueRoutes } from "./queue-routes.ts";
 import { routeRoutes } from "./routes-routes.ts";
+import { ruleRoutes } from "./rules-routes.ts";
 import { createSession, endSession, isLiveSession, SESSION_TTL_SECONDS } from "./sessions.ts";
 import { settingRoutes } from "./settings-routes.ts";
 
@@ -103,6 +105,8 @@ ${recentFiguresView(recent, now)}<h2>Members</h2>${membersTable(members, now)}<h
   aliasRoutes(app, d);
   routeRoutes(app, d);
   settingRoutes(app, d);
+  ruleRoutes(app, d);
+  logRoutes(app, d);
 
   return app;
 }

@@ -19,10 +19,12 @@ const NAV: ReadonlyArray<[string, string]> = [
   ["/admin", "Overview"],
   ["/admin/members", "Members"],
   ["/admin/queue", "Queue"],
+  ["/admin/log", "Delivery log"],
   ["/admin/domains", "Domains"],
   ["/admin/accounts", "Accounts"],
   ["/admin/aliases", "Aliases"],
   ["/admin/routes", "Routes"],
+  ["/admin/rules", "Rules"],
   ["/admin/settings", "Settings"],
 ];
 

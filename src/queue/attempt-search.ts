@@ -1,0 +1,71 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { Executor } from "../db/db.ts";
+import { date, num, queryRows, str, strOrNull, ts } from "../db/rows.ts";
+
+/** The delivery log (attempts), searched by what an operator has in hand. */
+export interface AttemptSearch {
+  /** Substring of the recipient address, case-insensitive. */
+  recipient?: string;
+  /** Substring of the envelope sender (known while the message is still in the queue tables). */
+  sender?: string;
+  messageId?: number;
+  outcome?: "delivered" | "deferred" | "failed";
+  /** Substring of the reply text ("connection refused", "4.2.2"...). */
+  reply?: string;
+  from?: Date;
+  to?: Date;
+  limit: number;
+}
+
+export interface AttemptLogRow {
+  id: number;
+  startedAt: Date;
+  messageId: number;
+  sender: string | null;
+  address: string;
+  member: string;
+  outcome: string;
+  replyCode: number;
+  enhancedStatus: string | null;
+  replyText: string;
+  remoteHost: string | null;
+  durationMs: number;
+}
+
+function contains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, "\\$&")}%`;
+}
+
+/** Newest first; attempts stay after their message is purged, so the sender may be unknown. */
+export async function searchAttempts(db: Executor, p: AttemptSearch): Promise<AttemptLogRow[]> {
+  const where: SQL[] = [];
+  if (p.recipient) where.push(sql`a.address ILIKE ${contains(p.recipient)}`);
+  if (p.sender) where.push(sql`m.sender ILIKE ${contains(p.sender)}`);
+  if (p.messageId !== undefined) where.push(sql`a.message_id = ${p.messageId}`);
+  if (p.outcome) where.push(sql`a.outcome = ${p.outcome}`);
+  if (p.reply) where.push(sql`(a.reply_text ILIKE ${contains(p.reply)} OR a.enhanced_status = ${p.reply})`);
+  if (p.from) where.push(sql`a.started_at >= ${ts(p.from)}`);
+  if (p.to) where.push(sql`a.started_at < ${ts(p.to)}`);
+  const rows = await queryRows(
+    db,
+    sql`SELECT a.id, a.started_at, a.message_id, m.sender, a.address, a.member, a.outcome, a.reply_code, a.enhanced_status,
+               a.reply_text, a.remote_host, a.duration_ms
+        FROM attempts a LEFT JOIN messages m ON m.id = a.message_id
+        WHERE ${where.length === 0 ? sql`TRUE` : sql.join(where, sql` AND `)}
+        ORDER BY a.started_at DESC, a.id DESC LIMIT ${p.limit}`,
+  );
+  return rows.map((r) => ({
+    id: num(r.id),
+    startedAt: date(r.started_at),
+    messageId: num(r.message_id),
+    sender: strOrNull(r.sender),
+    address: str(r.address),
+    member: str(r.member),
+    outcome: str(r.outcome),
+    replyCode: num(r.reply_code),
+    enhancedStatus: strOrNull(r.enhanced_status),
+    replyText: str(r.reply_text),
+    remoteHost: strOrNull(r.remote_host),
+    durationMs: num(r.duration_ms),
+  }));
+}
