@@ -2,15 +2,6 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import type { Executor } from "../../db/db.ts";
 import type { RuleSet } from "../../rules/model.ts";
-import {
-  getAccountRules,
-  getDomainRules,
-  getSubmissionRules,
-  parseSubmissionScope,
-  setAccountRules,
-  setDomainRules,
-  setSubmissionRules,
-} from "../../rules/store.ts";
 import { withDatabase } from "../context.ts";
 import { type Out, printResult } from "../output-admin.ts";
 
@@ -48,7 +39,11 @@ function describeTarget(t: RulesTarget): string {
   return t.scope === "cluster" ? "cluster-wide rules" : `server-wide rules of ${t.scope.slice("member:".length)}`;
 }
 
+// The rules store (validator included) loads when a rules command runs, not with every command.
+const store = () => import("../../rules/store.ts");
+
 export async function showRules(db: Executor, target: RulesTarget, out?: Out): Promise<RuleSet> {
+  const { getAccountRules, getDomainRules, getSubmissionRules, parseSubmissionScope } = await store();
   const set =
     target.kind === "account"
       ? await getAccountRules(db, target.address)
@@ -61,6 +56,7 @@ export async function showRules(db: Executor, target: RulesTarget, out?: Out): P
 
 /** Validates and replaces; an invalid set throws (RuleSetError with the path) and the stored one stays. */
 export async function replaceRules(db: Executor, target: RulesTarget, document: unknown, json: boolean, out?: Out): Promise<RuleSet> {
+  const { setAccountRules, setDomainRules, setSubmissionRules, parseSubmissionScope } = await store();
   const set =
     target.kind === "account"
       ? await setAccountRules(db, target.address, document)
