@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { freePorts } from "../../test/cluster/processes.ts";
 import { BIN, exited, ROOT, runCli } from "../../test/helpers/spawn.ts";
 import { until } from "../../test/helpers/until.ts";
+import { atInterrupt } from "./interrupt.ts";
 import { treeSeconds } from "./proc-cpu.ts";
 
 export type Layout = "all" | "split";
@@ -91,6 +92,8 @@ async function startMember(role: StartRole, url: string, profileDir?: string): P
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
   const member: Member = { name, role, smtpPort, child, output: () => out };
+  const forget = atInterrupt(() => child.kill("SIGKILL"));
+  child.once("exit", forget);
   try {
     await until(
       async () => {

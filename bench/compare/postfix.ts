@@ -1,8 +1,9 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { atInterrupt } from "./interrupt.ts";
 import { treeSeconds } from "./proc-cpu.ts";
 
 const run = promisify(execFile);
@@ -41,9 +42,18 @@ export async function startPostfix(mode: PostfixMode, domain: string, port: numb
   chownSync(mail, MAILBOX_UID, MAILBOX_GID);
   writeFileSync(join(etc, "main.cf"), mainCf(root, mode, domain));
   writeFileSync(join(etc, "master.cf"), masterCf(port));
-  // `postfix check` creates the queue's subdirectories with the right owners.
-  await postfix(etc, "check");
-  await postfix(etc, "start");
+  try {
+    // `postfix check` creates the queue's subdirectories with the right owners.
+    await postfix(etc, "check");
+    await postfix(etc, "start");
+  } catch (err) {
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
+  const forget = atInterrupt(() => {
+    execFileSync("postfix", ["-c", etc, "stop"], { stdio: "ignore" });
+    rmSync(root, { recursive: true, force: true });
+  });
   const master = Number(readFileSync(join(root, "queue", "pid", "master.pid"), "utf8").trim());
   const maildirNew = join(mail, "Maildir", "new");
   return {
@@ -59,6 +69,7 @@ export async function startPostfix(mode: PostfixMode, domain: string, port: numb
     cpuSeconds: () => treeSeconds(master),
     async stop() {
       await postfix(etc, "stop");
+      forget();
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -21,6 +21,7 @@ import postgres from "postgres";
 import { topSelfTime, type Window } from "./cpuprofile.ts";
 import { databaseUrl, type Layout, setUpTemplate } from "./mailcluster.ts";
 import { parentOf } from "./proc-cpu.ts";
+import { atInterrupt } from "./interrupt.ts";
 import { printProfile, printResults } from "./report.ts";
 import { ensureDatabaseInPrefix, serverLogFile } from "./statements.ts";
 import { type RunResult, runMailcluster, runPostfix, type Server } from "./systems.ts";
@@ -50,18 +51,11 @@ const server: Server = { url: serverUrl, admin, postmaster: parentOf(Number(pid)
 const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), "mc-compare-prof-")) : undefined;
 let restorePrefix = async () => {};
 
-let interrupted = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    // The runs' finally blocks stop members and Postfix and drop databases; a second signal exits at once.
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    console.error(`${signal}: finishing the current run's clean-up, then exiting (again to exit now)`);
-  });
-}
-
 const results: RunResult[] = [];
 const windows: Window[] = [];
+const dropTemplate = () => admin.unsafe(`DROP DATABASE IF EXISTS ${server.template} WITH (FORCE)`);
+atInterrupt(() => admin.end());
+atInterrupt(dropTemplate);
 try {
   await admin.unsafe(`CREATE DATABASE ${server.template}`);
   const extraAccounts = Array.from({ length: 9 }, (_, i) => `user${i + 1}@${DOMAIN}`);
@@ -69,6 +63,7 @@ try {
   if (COUNT_STATEMENTS) {
     server.log = await serverLogFile(admin);
     restorePrefix = await ensureDatabaseInPrefix(admin);
+    atInterrupt(restorePrefix);
   }
   const [postfixPort] = await freePorts(1);
   console.log(`${load.messages} messages of ${load.bytes} B, ${load.sessions} sessions (smtp-source -d), ${ROUNDS} rounds, layouts: ${LAYOUTS.join(", ")}${PROFILE ? ", members under --cpu-prof" : ""}`);
@@ -76,17 +71,14 @@ try {
     results.push(r);
     console.log(JSON.stringify(r));
   };
-  for (let round = 1; round <= ROUNDS && !interrupted; round++) {
+  for (let round = 1; round <= ROUNDS; round++) {
     record(await runMailcluster(server, { layout: LAYOUTS[0], round, load, countStatements: false, profileDir, windows }));
-    if (interrupted) break;
     record(await runPostfix("maildir", round, load, DOMAIN, postfixPort));
-    if (interrupted) break;
     if (LAYOUTS[1]) record(await runMailcluster(server, { layout: LAYOUTS[1], round, load, countStatements: false, profileDir, windows }));
-    if (interrupted) break;
     record(await runPostfix("discard", round, load, DOMAIN, postfixPort));
   }
   let counted: RunResult | undefined;
-  if (COUNT_STATEMENTS && !interrupted) {
+  if (COUNT_STATEMENTS) {
     counted = await runMailcluster(server, { layout: "all", round: 0, load, countStatements: true });
     console.log(JSON.stringify(counted));
   }
@@ -94,8 +86,7 @@ try {
   if (profileDir) for (const layout of LAYOUTS) for (const role of layout === "all" ? ["all"] : ["frontend", "backend"]) printProfile(role, topSelfTime(join(profileDir, role), windows));
 } finally {
   await restorePrefix();
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${server.template} WITH (FORCE)`);
+  await dropTemplate();
   await admin.end();
 }
 if (profileDir) console.log(`\nprofiles (open in Chrome DevTools): ${profileDir}`);
-if (interrupted) process.exit(130);

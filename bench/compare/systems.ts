@@ -5,6 +5,7 @@ import postgres from "postgres";
 import { databaseUrl, type Layout, startMailcluster } from "./mailcluster.ts";
 import { type PostfixMode, startPostfix } from "./postfix.ts";
 import { monotonicMicros, type Window } from "./cpuprofile.ts";
+import { atInterrupt } from "./interrupt.ts";
 import { PostgresCpu } from "./proc-cpu.ts";
 import { type Load, smtpSource } from "./smtp-source.ts";
 import { countStatements, logEveryStatement, logSize, xactCommits } from "./statements.ts";
@@ -64,6 +65,8 @@ export interface MailclusterRun {
 export async function runMailcluster(server: Server, o: MailclusterRun): Promise<RunResult> {
   const name = `mc_cmp_${randomBytes(6).toString("hex")}`;
   await server.admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${server.template}`);
+  const drop = () => server.admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  const forget = atInterrupt(drop);
   const url = databaseUrl(server.url, name);
   // The benchmark's own queries are left out of the log; its transactions are subtracted below.
   const poller = postgres(url, { max: 1, onnotice: () => {}, connection: { log_statement: "none", application_name: "bench-compare" } });
@@ -132,7 +135,8 @@ export async function runMailcluster(server: Server, o: MailclusterRun): Promise
     }
   } finally {
     await poller.end().catch(() => {});
-    await server.admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await drop();
+    forget();
   }
 }
 
