@@ -188,6 +188,10 @@ describe("WebAdmin in Chromium", () => {
     expect(table).toContain("greeting timeout");
     expect(table).not.toContain("queued as X1");
     await shot(page, "delivery-log");
+    // The overview counts the same attempts in its last-hour figures.
+    await page.goto(`${base}/admin?refresh=off`);
+    expect(await page.textContent("main")).toContain("greeting timeout");
+    await shot(page, "overview");
     await page.close();
   }, 60_000);
 

@@ -51,6 +51,6 @@ ${outcomeChart(f, now, windowMinutes)}
     f.perMember.length === 0
       ? html`<p>No attempts in the last hour.</p>`
       : scroll(html`<table><tr><th>member</th><th>delivered</th><th>per minute</th><th>deferred</th><th>failed</th></tr>
-${f.perMember.map((m) => html`<tr><td>${m.member}</td><td>${m.delivered}</td><td>${(m.delivered / windowMinutes).toFixed(1)}</td><td>${m.deferred}</td><td>${m.failed}</td></tr>`)}</table>`)
+${f.perMember.map((m) => html`<tr><td>${m.member}</td><td>${m.delivered}</td><td>${(m.delivered / windowMinutes).toFixed(m.delivered < windowMinutes ? 2 : 1)}</td><td>${m.deferred}</td><td>${m.failed}</td></tr>`)}</table>`)
   }`;
 }
