@@ -5,6 +5,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { openEmbeddedPostgres, serverPaths } from "../../adapters/storage/embedded-postgres/index.ts";
 import { isAlive } from "../../adapters/storage/embedded-postgres/owner.ts";
+import { choosePort, startServer } from "../../adapters/storage/embedded-postgres/server.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { queryRows } from "../../src/db/rows.ts";
 import { freePort } from "../helpers/ports.ts";
@@ -64,6 +65,14 @@ describe("the embedded PostgreSQL", () => {
     } finally {
       await again.close();
     }
+
+    // The owner killed but its PostgreSQL still running: the next owner takes that server over and stops it on close.
+    const orphan = await startServer(paths, await choosePort(paths));
+    const adopting = await openEmbeddedPostgres({ dataDir, purpose: "member" });
+    expect(postmasterPid(dataDir)).toBe(orphan.pid);
+    expect(await queryRows(adopting.db, sql`SELECT name FROM domains`)).toEqual([{ name: "kept.test" }]);
+    await adopting.close();
+    expect(isAlive(orphan.pid)).toBe(false);
   }, 120_000);
 
   it("serves the CLI while a member runs, refuses a second member, and restarts after kill -9 of the member and PostgreSQL", async () => {

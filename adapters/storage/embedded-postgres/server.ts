@@ -205,7 +205,9 @@ export function recoverPidFile(paths: ServerPaths, logger?: Logger): PidFile | n
   if (!file || !Number.isInteger(file.pid) || file.pid <= 0) return null;
   if (isAlive(file.pid)) {
     const ours = isPostmasterOf(file.pid, paths.pgdata);
-    if (ours === true || ours === "unknown") return file;
+    if (ours === true) return file;
+    // Cannot tell: leave the file to PostgreSQL's own check rather than signal a stranger.
+    if (ours === "unknown") return null;
     logger?.warn({ pid: file.pid }, "embedded PostgreSQL: postmaster.pid names a process that is not this server (pid reused); removing it");
   } else {
     logger?.warn({ pid: file.pid }, "embedded PostgreSQL: removing the postmaster.pid of a server that is gone (it was killed)");
