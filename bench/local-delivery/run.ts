@@ -8,11 +8,15 @@
  *
  * BENCH_MESSAGES (default 2000) pre-queued for the throughput run, BENCH_LATENCY_MESSAGES
  * (default 500) for the latency run, BENCH_ACCOUNTS (default 50). Creates and drops its own
- * database per run. Prints a table.
+ * database per run. Prints a table, then the statements the backend member sent to PostgreSQL
+ * per message (counted at the driver, on a separate run with 1 backend: pre-queued, and at a
+ * steady 100 msg/s; heartbeat, polls and wake-ups included). BENCH_COUNT=0 skips that run.
  */
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
+import { drizzle } from "drizzle-orm/postgres-js";
+import * as schema from "../../src/db/schema/index.ts";
 import { detectRuntime } from "../../adapters/runtime/index.ts";
 import { openPostgresJs } from "../../adapters/storage/postgres-js/index.ts";
 import { addAccount, addDomain } from "../../src/accounts/store.ts";
@@ -134,8 +138,60 @@ async function run(backends: number): Promise<Result> {
   });
 }
 
+/** A storage whose driver counts every statement it sends (unprepared: for counting, not timing). */
+function countingStorage(url: string): { storage: Storage; count: () => number } {
+  let n = 0;
+  const client = postgres(url, { max: 8, onnotice: () => {}, debug: () => void (n += 1) });
+  const storage: Storage = {
+    name: "postgres-js (counting)",
+    db: drizzle(client, { schema }),
+    capabilities: { listenNotify: true, multipleConnections: true },
+    async listen(channel, onNotify) {
+      const sub = await client.listen(channel, (payload) => onNotify(payload));
+      return () => sub.unlisten();
+    },
+    async close() {
+      await client.end({ timeout: 5 });
+    },
+  };
+  return { storage, count: () => n };
+}
+
+async function countStatements(): Promise<{ drained: number; steady: number }> {
+  return withDatabase(async (url, main) => {
+    await addDomain(main.db, "bench.test");
+    const accounts: string[] = [];
+    for (let i = 0; i < ACCOUNTS; i++) accounts.push(await addAccount(main.db, { address: `user${i}@bench.test` }));
+    await setSetting(main.db, "queue_poll_interval_ms", 200);
+    const n = Math.min(MESSAGES, 1000);
+    await submitMany(main, accounts, n);
+    const counting = countingStorage(url);
+    const config = loadConfig({}, { name: "bench-count", httpPort: 0, role: "backend", submit: "locally-for-others" });
+    const member = await Member.start({ config, storage: counting.storage, runtime, logger: silentLogger, components: [createBackendComponent()] });
+    const c0 = counting.count();
+    await waitStored(main, n);
+    const drained = (counting.count() - c0) / n;
+    const steadyN = 300;
+    const c1 = counting.count();
+    const start = performance.now();
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < steadyN; i++) {
+      const wait = start + i * 10 - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      pending.push(submitMany(main, [accounts[i % accounts.length]], 1, 1));
+    }
+    await Promise.all(pending);
+    await waitStored(main, n + steadyN);
+    const steady = (counting.count() - c1) / steadyN;
+    await member.stop();
+    await counting.storage.close();
+    return { drained, steady };
+  });
+}
+
 const results: Result[] = [];
 for (const b of (process.env.BENCH_BACKENDS ?? "1,2").split(",").map(Number)) results.push(await run(b));
+const counted = process.env.BENCH_COUNT === "0" ? null : await countStatements();
 await admin.end();
 
 console.log(`local delivery: ${MESSAGES} pre-queued messages (1 recipient, ${body.byteLength} bytes) over ${ACCOUNTS} accounts; latency at half the throughput, ${LATENCY_MESSAGES} messages`);
@@ -144,4 +200,7 @@ for (const r of results) {
   console.log(
     `${String(r.backends).padStart(8)} | ${r.throughput.toFixed(1).padStart(19)} | ${r.drainSeconds.toFixed(1).padStart(7)} | ${r.rate.toFixed(1).padStart(17)} | ${r.p50.toFixed(0).padStart(6)} | ${r.p99.toFixed(0).padStart(6)}`,
   );
+}
+if (counted) {
+  console.log(`statements per message, backend member (1 backend, counted at the driver): ${counted.drained.toFixed(2)} pre-queued, ${counted.steady.toFixed(2)} at a steady 100 msg/s`);
 }

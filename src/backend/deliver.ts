@@ -106,17 +106,21 @@ export class BackendDelivery {
   }
 
   /**
-   * Step 1: the account of every recipient, from the directory. One version check per batch
-   * first (a reload only when something changed), so an account disabled, removed or given a
-   * quota a moment ago is treated as such, as when each delivery read its account row.
+   * Step 1: the account of every recipient, from the in-memory directory (as fresh as its
+   * NOTIFY and poll keep it: a change made elsewhere is seen within about a second). Before
+   * answering "no such account", one version check, so an account created a moment ago is found.
    */
   private async accounts(items: readonly DeliveryItem[]): Promise<Job[]> {
     const { directory } = this.ctx;
-    await directory.refresh();
+    await directory.whenFresh();
     const jobs: Job[] = items.flatMap((item) => {
       const headers = parseHeaders(item.content);
       return item.envelope.recipients.map((r) => ({ env: item.envelope, content: item.content, headers, r, account: directory.account(r.account), epoch: null, plan: null, entry: null, kept: "", answer: null }));
     });
+    if (jobs.some((j) => j.account === null)) {
+      await directory.refresh();
+      for (const j of jobs) j.account ??= directory.account(j.r.account);
+    }
     for (const j of jobs) {
       if (!j.account) j.answer = answer(j.r, "permanent", 550, "5.1.1", `no such account ${j.r.account}`);
       else if (!j.account.enabled) j.answer = answer(j.r, "permanent", 550, "5.2.1", `account ${j.account.address} is disabled`);

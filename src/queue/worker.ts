@@ -50,6 +50,7 @@ export class QueueWorker {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private nudged = false;
+  private waitingForRoom = false;
   private readonly inFlight = new Map<number, ClaimedRecipient>();
   private readonly active = new Set<Promise<void>>();
   private renewTimer: ReturnType<typeof setInterval> | null = null;
@@ -95,6 +96,7 @@ export class QueueWorker {
   private async run(): Promise<void> {
     while (this.running) {
       let claimed: ClaimedRecipient[] = [];
+      let failed = false;
       const room = this.o.concurrency - this.active.size;
       if (room > 0) {
         try {
@@ -108,22 +110,27 @@ export class QueueWorker {
           });
         } catch (err) {
           this.o.logger.warn({ err: coerceError(err).message }, "claim failed; retrying after the poll interval");
+          failed = true;
         }
       }
       if (claimed.length > 0) {
         for (const r of claimed) this.inFlight.set(r.id, r);
         const task = this.process(claimed).finally(() => {
           this.active.delete(task);
-          this.wake?.();
+          if (this.waitingForRoom) this.wake?.();
         });
         this.active.add(task);
         // Full batch: there is likely more; go again once there is room.
         if (this.active.size < this.o.concurrency && claimed.length === this.o.batchSize) continue;
       }
       if (!this.running) break;
-      // Only when there was room to claim: with every slot busy this would spin without awaiting.
-      if (claimed.length === 0 && this.nudged && room > 0) continue;
-      await this.sleep(claimed.length === 0 || room <= 0 ? this.o.pollIntervalMs : 0);
+      // New work was announced while we claimed: claim again (with room; with none it would spin).
+      if (this.nudged && !failed && this.active.size < this.o.concurrency) continue;
+      // Otherwise nothing more is ready: claiming again at once would only cost an empty claim
+      // per batch. Wait for a nudge, the poll, or (every slot busy) a slot coming free.
+      this.waitingForRoom = this.active.size >= this.o.concurrency;
+      await this.sleep(this.o.pollIntervalMs);
+      this.waitingForRoom = false;
     }
   }
 

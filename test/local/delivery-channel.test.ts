@@ -30,6 +30,8 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
   beforeEach(async () => {
     await tdb.storage.db.execute(sql`DELETE FROM mailbox_messages`);
     await tdb.storage.db.execute(sql`UPDATE accounts SET enabled = true, quota_bytes = NULL`);
+    // Changed behind the directory's back (no NOTIFY listener here): as its poll would, reload.
+    await backend.ctx.directory.refresh();
   });
 
   const stored = () => count(tdb.storage, sql`SELECT count(*)::int AS n FROM mailbox_messages`);
@@ -143,6 +145,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
     const content = rawMessage("refused");
     await tdb.storage.db.execute(sql`UPDATE accounts SET enabled = false WHERE address = ${accounts[2]}`);
     await tdb.storage.db.execute(sql`UPDATE accounts SET quota_bytes = 10 WHERE address = ${accounts[1]}`);
+    await backend.ctx.directory.refresh();
     const env: ChannelEnvelope = {
       ...envelope(accounts[0], content),
       recipients: [
@@ -166,6 +169,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
       // An account nobody holds yet (b1 has the others open).
       const [fresh] = await createAccounts(tdb.storage, 1, null, "quota");
       await tdb.storage.db.execute(sql`UPDATE accounts SET quota_bytes = 10 WHERE address = ${fresh}`);
+      await strict.ctx.directory.refresh();
       const content = rawMessage("too much");
       const answers = await strict.component.delivery?.deliver(envelope(fresh, content), content);
       expect(answers?.[0]).toMatchObject({ status: "permanent", code: 552, enhanced: "5.2.2" });
