@@ -14,29 +14,38 @@ export interface MessageToInsert {
  * Messages, their first body parts and one queue row per recipient for MANY messages in ONE
  * statement: all of it commits or none of it. Message ids come from the identity sequence
  * inside the statement (`m` is materialised once), so bodies and recipients can refer to them
- * without a round trip; the input's position `n` maps results back to callers.
+ * without a round trip; the input's position `n` maps results back to callers. Every column is
+ * one array parameter and the bodies one bytea, so the statement's text is the same for every
+ * batch size: each connection prepares it once (a VALUES row per message made each size a new
+ * statement to parse, describe and plan).
  */
 export async function insertMessages(db: Executor, items: readonly MessageToInsert[]): Promise<SubmitResult[]> {
   if (items.length === 0) return [];
   if (items.length === 1) return [await insertOne(db, items[0])];
-  const rows = items.map(({ input, firstPart }, i) => {
-    const { envelope, client = {} } = input;
-    return sql`(${i + 1}::int, ${envelope.sender}::text, ${input.content.byteLength}::int, ${client.address ?? null}::text,
-      ${client.hostname ?? null}::text, ${client.helo ?? null}::text, ${client.authenticatedUser ?? null}::text, ${client.tls ?? false}::boolean,
-      ${client.protocol ?? null}::text, ${envelope.envid ?? null}::text, ${envelope.ret ?? null}::text, ${input.kind ?? "normal"}::text,
-      ${input.submittedBy}::text, ${input.processor}::text, ${input.ruleInvocations ?? 0}::int, ${envelope.recipients.length}::int,
-      ${ts(input.now)}, ${firstPart}::bytea)`;
-  });
+  const bodies = concatParts(items.map((x) => x.firstPart));
+  const bodyAt: number[] = [];
+  items.reduce((at, { firstPart }) => (bodyAt.push(at), at + firstPart.byteLength), 0);
+  const col = <T extends string | number | null>(f: (m: MessageToInsert) => T) => pgArray(items.map(f));
   const rcpt = items.flatMap(({ input }, i) => input.envelope.recipients.map((r) => ({ n: i + 1, r })));
   const result = await queryRows(
     db,
     sql`
-    WITH input (n, sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
-                dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at, body) AS (
-      VALUES ${sql.join(rows, sql`, `)}
-    ),
-    m AS MATERIALIZED (
-      SELECT nextval('messages_id_seq') AS id, input.* FROM input
+    WITH m AS MATERIALIZED (
+      SELECT nextval('messages_id_seq') AS id, input.*
+      FROM unnest(
+        ${col(({ input }) => input.envelope.sender)}::text[], ${col(({ input }) => input.content.byteLength)}::int[],
+        ${col(({ input }) => input.client?.address ?? null)}::text[], ${col(({ input }) => input.client?.hostname ?? null)}::text[],
+        ${col(({ input }) => input.client?.helo ?? null)}::text[], ${col(({ input }) => input.client?.authenticatedUser ?? null)}::text[],
+        ${col(({ input }) => String(input.client?.tls ?? false))}::boolean[], ${col(({ input }) => input.client?.protocol ?? null)}::text[],
+        ${col(({ input }) => input.envelope.envid ?? null)}::text[], ${col(({ input }) => input.envelope.ret ?? null)}::text[],
+        ${col(({ input }) => input.kind ?? "normal")}::text[], ${col(({ input }) => input.submittedBy)}::text[],
+        ${col(({ input }) => input.processor)}::text[], ${col(({ input }) => input.ruleInvocations ?? 0)}::int[],
+        ${col(({ input }) => input.envelope.recipients.length)}::int[], ${col(({ input }) => input.now.toISOString())}::timestamptz[],
+        ${pgArray(bodyAt)}::int[],
+        ${col(({ firstPart }) => firstPart.byteLength)}::int[]
+      ) WITH ORDINALITY AS input (sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
+                                  dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at,
+                                  body_at, body_bytes, n)
     ),
     ins AS (
       INSERT INTO messages (id, sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
@@ -47,7 +56,7 @@ export async function insertMessages(db: Executor, items: readonly MessageToInse
       FROM m
     ),
     b AS (
-      INSERT INTO message_bodies (message_id, part, content) SELECT id, 0, body FROM m
+      INSERT INTO message_bodies (message_id, part, content) SELECT id, 0, substring(${bodies}::bytea FROM body_at + 1 FOR body_bytes) FROM m
     ),
     r AS (
       INSERT INTO recipients (message_id, address, domain, dsn_orcpt, dsn_notify, next_attempt_at, queued_at)
@@ -75,6 +84,17 @@ export async function insertMessages(db: Executor, items: readonly MessageToInse
     const stored = out[i].recipientIds.length;
     if (stored !== input.envelope.recipients.length) throw new Error(`stored ${stored} of ${input.envelope.recipients.length} recipients`);
   });
+  return out;
+}
+
+/** The batch's bodies as one parameter: one bytea value is cheaper to send than an array of them. */
+function concatParts(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
   return out;
 }
 
