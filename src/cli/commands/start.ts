@@ -5,6 +5,8 @@ import type { Member } from "../../member.ts";
 import { createLogger } from "../../util/logger.ts";
 import { coerceError } from "../../util/errors.ts";
 
+const REPEATED_SIGNAL_MS = 1000;
+
 export function registerStart(program: Command, version: string): void {
   program
     .command("start")
@@ -36,13 +38,16 @@ export function registerStart(program: Command, version: string): void {
         process.exit(1);
       }
       // First signal: graceful (stop accepting, finish or release work, deregister). Second: now.
-      let signals = 0;
+      // One Ctrl-C under `npm start` arrives twice at once (from the terminal to the process
+      // group, and forwarded by npm): only a signal a moment after the first means "now".
+      let firstSignalAt: number | null = null;
       const onSignal = (signal: string) => {
-        signals += 1;
-        if (signals > 1) {
+        if (firstSignalAt !== null) {
+          if (Date.now() - firstSignalAt < REPEATED_SIGNAL_MS) return;
           logger.warn({ signal }, "second signal: exiting now");
           process.exit(1);
         }
+        firstSignalAt = Date.now();
         logger.info({ signal }, "shutting down");
         member
           .stop()
