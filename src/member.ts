@@ -161,6 +161,8 @@ export class Member {
         batchSize: s.queue_claim_batch,
         // Batches in parallel, each up to queue_claim_batch recipients.
         concurrency: 8,
+        // Messages arriving within a few ms share a batch (the same statements for 1 or 50).
+        gatherMs: 10,
         onRecorded: async (summary, results, claimed) => {
           observeDeliveries(ctx, summary, results);
           for (const r of summary.recorded) {

@@ -55,6 +55,8 @@ export async function runFailureDsnPass(ctx: AppContext, o: { messageIds?: numbe
   const summary: DsnPassSummary = { checked: 0, sent: 0, dropped: 0 };
   const limit = o.limit ?? 200;
   summary.checked += await markNoDsnNeeded(ctx, o.messageIds);
+  // Every message asked about needed no report (the usual batch): no empty transaction to look for more.
+  if (o.messageIds && summary.checked >= new Set(o.messageIds).size) return summary;
   // A message whose report fails (bad data, a bug) is left for the next pass and skipped in this
   // one, so it cannot hold up the DSNs of every message after it.
   const failing: number[] = [];

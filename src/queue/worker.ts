@@ -34,6 +34,12 @@ export interface WorkerOptions {
   /** Claimed batches delivered in parallel. */
   concurrency: number;
   /**
+   * After waiting (idle, or a partial batch), let work gather this long before the next claim:
+   * messages arriving close together then share one batch, whose cost in statements is the
+   * same for one message or fifty. Default 0.
+   */
+  gatherMs?: number;
+  /**
    * Told once after each recorded batch (metrics, DSN generation), with the claimed rows so
    * nothing the claim returned is read again.
    */
@@ -51,6 +57,7 @@ export class QueueWorker {
   private wake: (() => void) | null = null;
   private nudged = false;
   private waitingForRoom = false;
+  private gather = false;
   private readonly inFlight = new Map<number, ClaimedRecipient>();
   private readonly active = new Set<Promise<void>>();
   private renewTimer: ReturnType<typeof setInterval> | null = null;
@@ -99,6 +106,8 @@ export class QueueWorker {
       let failed = false;
       const room = this.o.concurrency - this.active.size;
       if (room > 0) {
+        if (this.gather && this.o.gatherMs) await new Promise((r) => setTimeout(r, this.o.gatherMs));
+        this.gather = false;
         try {
           this.nudged = false;
           claimed = await claimRecipients(this.o.db, {
@@ -129,6 +138,7 @@ export class QueueWorker {
       // Otherwise nothing more is ready: claiming again at once would only cost an empty claim
       // per batch. Wait for a nudge, the poll, or (every slot busy) a slot coming free.
       this.waitingForRoom = this.active.size >= this.o.concurrency;
+      this.gather = !this.waitingForRoom;
       await this.sleep(this.o.pollIntervalMs);
       this.waitingForRoom = false;
     }
