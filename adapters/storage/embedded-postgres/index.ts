@@ -100,6 +100,18 @@ async function own(paths: ServerPaths, options: EmbeddedPostgresOptions): Promis
     { dir: paths.pgdata, pid: server.pid, ms: Date.now() - t0, adopted: server.adopted, databaseUrl: url.replace(`:${encodeURIComponent(password)}@`, ":***@"), urlFile: paths.url },
     options.purpose === "member" ? "embedded PostgreSQL running; psql, the CLI and more members reach it with the URL in the file" : "embedded PostgreSQL started for this command",
   );
+  // An exit without close (a forced second signal, a crash) still asks the server for a fast
+  // shutdown; only kill -9 leaves it running, and the next start takes it over.
+  const onExit = () => {
+    rmSync(paths.url, { force: true });
+    releaseOwnership(paths.owner);
+    try {
+      process.kill(server.pid, "SIGINT");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", onExit);
   let closed = false;
   return {
     ...inner,
@@ -107,6 +119,7 @@ async function own(paths: ServerPaths, options: EmbeddedPostgresOptions): Promis
     async close() {
       if (closed) return;
       closed = true;
+      process.off("exit", onExit);
       try {
         await inner.close();
       } finally {
