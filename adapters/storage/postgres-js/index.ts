@@ -72,7 +72,9 @@ export function openPostgresJs(url: string, options: PostgresJsOptions = {}): St
  * The client drizzle sees: the same pool, except that its queries are prepared. drizzle runs raw
  * sql`` with prepare: false, so postgres.js describes every statement before binding it (two
  * round trips and a fresh plan per query); our hot statements have a fixed text and are worth
- * caching per connection.
+ * caching per connection. Transactions and savepoints hand drizzle the same kind of view over
+ * their own scope, so the statements of a transaction (the mailbox store, multi-part bodies) are
+ * prepared too; before, each of them was parsed and described again.
  *
  * This is a view over the client, not a change to it: the driver's own internal queries (the
  * BEGIN of sql.begin, LISTEN, savepoints) go through the client's real `unsafe` and keep their
@@ -80,7 +82,27 @@ export function openPostgresJs(url: string, options: PostgresJsOptions = {}): St
  * BEGIN through the prepared path too.
  */
 function preparing(client: postgres.Sql): postgres.Sql {
-  const view = Object.create(client) as postgres.Sql;
+  const view = preparingUnsafe(client);
+  const begin = client.begin.bind(client) as (options: string, cb: TransactionBody) => Promise<unknown>;
+  view.begin = ((options: string | TransactionBody, cb?: TransactionBody) =>
+    typeof options === "function" ? begin("", inView(options)) : begin(options, inView(cb as TransactionBody))) as typeof client.begin;
+  return view;
+}
+
+type TransactionBody = (sql: postgres.TransactionSql) => unknown;
+
+function inView(cb: TransactionBody): TransactionBody {
+  return (tx) => {
+    const view = preparingUnsafe(tx);
+    const savepoint = tx.savepoint.bind(tx) as (name: string | TransactionBody, cb?: TransactionBody) => Promise<unknown>;
+    view.savepoint = ((name: string | TransactionBody, body?: TransactionBody) =>
+      typeof name === "function" ? savepoint(inView(name)) : savepoint(name, inView(body as TransactionBody))) as typeof tx.savepoint;
+    return cb(view);
+  };
+}
+
+function preparingUnsafe<T extends postgres.Sql | postgres.TransactionSql>(client: T): T {
+  const view = Object.create(client) as T;
   const unsafe = client.unsafe.bind(client);
   view.unsafe = ((query: string, params?: unknown[], opts?: { prepare?: boolean }) =>
     unsafe(query, params as never, { ...opts, prepare: true })) as typeof client.unsafe;
