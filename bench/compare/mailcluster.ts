@@ -16,6 +16,8 @@ export interface Member {
   smtpPort: number;
   child: ChildProcess;
   output(): string;
+  /** Log lines that said in-flight leases were lost (issue 13: there must be none on a lone member). */
+  leaseLostWarnings(): number;
 }
 
 /** `DATABASE_URL` for database `name` on the server of `serverUrl`. */
@@ -71,6 +73,8 @@ export async function startMailcluster(layout: Layout, url: string, profileDir?:
       codes.forEach((code, i) => {
         if (code !== 0) console.error(`member ${members[i].name} exited ${code}: ${members[i].output().slice(-2000)}`);
       });
+      const lost = members.reduce((n, m) => n + m.leaseLostWarnings(), 0);
+      console.log(`lease-lost warnings in the member logs: ${lost}`);
     },
   };
 }
@@ -87,11 +91,16 @@ async function startMember(role: StartRole, url: string, profileDir?: string): P
   const args = [...nodeArgs, BIN, "start", "--name", name, "--role", role, "--smtp-port", String(smtpPort), "--http-port", String(httpPort)];
   const child = spawn("node", args, { cwd: ROOT, env: { ...process.env, DATABASE_URL: url } });
   let out = "";
+  let leaseLost = 0;
   // Only the tail is kept: it is printed if the member fails.
-  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-20_000));
+  const keep = (d: Buffer) => {
+    const text = d.toString();
+    leaseLost += text.split("leases lost while in flight").length - 1;
+    out = (out + text).slice(-20_000);
+  };
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
-  const member: Member = { name, role, smtpPort, child, output: () => out };
+  const member: Member = { name, role, smtpPort, child, output: () => out, leaseLostWarnings: () => leaseLost };
   const forget = atInterrupt(() => child.kill("SIGKILL"));
   child.once("exit", forget);
   try {
