@@ -1,7 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/db.ts";
-import { date, dateOrNull, num, numOrNull, queryRows, str, strOrNull } from "../db/rows.ts";
-import type { QueueItem, QueueStateFilter } from "./admin.ts";
+import { num, queryRows, str, strOrNull } from "../db/rows.ts";
+import { itemFromRow, type QueueItem, type QueueStateFilter } from "./admin.ts";
 
 /** A page of the queue for the WebAdmin: filters, offset, and the total that matches. */
 export interface QueueSearch {
@@ -52,22 +52,7 @@ export async function searchQueue(db: Executor, p: QueueSearch): Promise<QueuePa
   ]);
   return {
     total: num(counted[0]?.n ?? 0),
-    items: rows.map((r) => ({
-      id: num(r.id),
-      messageId: num(r.message_id),
-      sender: str(r.sender),
-      address: str(r.address),
-      domain: str(r.domain),
-      state: str(r.state),
-      attempts: num(r.attempts),
-      queuedAt: date(r.queued_at),
-      nextAttemptAt: date(r.next_attempt_at),
-      lockedBy: strOrNull(r.locked_by),
-      lockedUntil: dateOrNull(r.locked_until),
-      lastCode: numOrNull(r.last_code),
-      lastStatus: strOrNull(r.last_status),
-      lastText: strOrNull(r.last_text),
-    })),
+    items: rows.map(itemFromRow),
   };
 }
 

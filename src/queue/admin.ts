@@ -239,7 +239,8 @@ export async function listQueue(db: Executor, p: QueueListParams = {}): Promise<
   return rows.map(itemFromRow);
 }
 
-function itemFromRow(r: Record<string, unknown>): QueueItem {
+/** A recipients row joined with its message's sender, as listings show it. */
+export function itemFromRow(r: Record<string, unknown>): QueueItem {
   return {
     id: num(r.id),
     messageId: num(r.message_id),
