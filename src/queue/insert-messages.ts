@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { domainOf, normalizeAddress } from "../domain/address.ts";
 import type { Executor } from "../db/db.ts";
 import { num, pgArray, queryRows, ts } from "../db/rows.ts";
+import { headerSummaryFromContent, type HeaderSummary } from "./header-summary.ts";
 import type { SubmitInput, SubmitResult } from "./submit.ts";
 
 export interface MessageToInsert {
@@ -26,6 +27,7 @@ export async function insertMessages(db: Executor, items: readonly MessageToInse
   const bodyAt: number[] = [];
   items.reduce((at, { firstPart }) => (bodyAt.push(at), at + firstPart.byteLength), 0);
   const col = <T extends string | number | null>(f: (m: MessageToInsert) => T) => pgArray(items.map(f));
+  const heads = items.map(({ input }) => headersOf(input));
   const rcpt = items.flatMap(({ input }, i) => input.envelope.recipients.map((r) => ({ n: i + 1, r })));
   const result = await queryRows(
     db,
@@ -42,17 +44,20 @@ export async function insertMessages(db: Executor, items: readonly MessageToInse
         ${col(({ input }) => input.processor)}::text[], ${col(({ input }) => input.ruleInvocations ?? 0)}::int[],
         ${col(({ input }) => input.envelope.recipients.length)}::int[], ${col(({ input }) => input.now.toISOString())}::timestamptz[],
         ${pgArray(bodyAt)}::int[],
-        ${col(({ firstPart }) => firstPart.byteLength)}::int[]
+        ${col(({ firstPart }) => firstPart.byteLength)}::int[],
+        ${pgArray(heads.map((h) => h.subject))}::text[], ${pgArray(heads.map((h) => h.messageId))}::text[]
       ) WITH ORDINALITY AS input (sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
                                   dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at,
-                                  body_at, body_bytes, n)
+                                  body_at, body_bytes, subject, header_message_id, n)
     ),
     ins AS (
       INSERT INTO messages (id, sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
-                            dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at)
+                            dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at,
+                            subject, header_message_id)
       OVERRIDING SYSTEM VALUE
       SELECT id, sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
-             dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at
+             dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at,
+             subject, header_message_id
       FROM m
     ),
     b AS (
@@ -87,6 +92,11 @@ export async function insertMessages(db: Executor, items: readonly MessageToInse
   return out;
 }
 
+/** Subject and Message-ID for the delivery log's search; the SMTP frontend hands them over parsed. */
+function headersOf(input: SubmitInput): HeaderSummary {
+  return input.headers ?? headerSummaryFromContent(input.content);
+}
+
 /** The batch's bodies as one parameter: one bytea value is cheaper to send than an array of them. */
 function concatParts(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
@@ -107,16 +117,18 @@ function concatParts(parts: readonly Uint8Array[]): Uint8Array {
 async function insertOne(db: Executor, { input, firstPart }: MessageToInsert): Promise<SubmitResult> {
   const { envelope, client = {}, now } = input;
   const rcpts = envelope.recipients;
+  const head = headersOf(input);
   const rows = await queryRows(
     db,
     sql`
     WITH m AS (
       INSERT INTO messages (sender, size_bytes, client_address, client_hostname, client_helo, authenticated_user, tls, protocol,
-                            dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at)
+                            dsn_envid, dsn_ret, kind, submitted_by, processor, rule_invocations, pending_recipients, created_at,
+                            subject, header_message_id)
       VALUES (${envelope.sender}, ${input.content.byteLength}, ${client.address ?? null}, ${client.hostname ?? null}, ${client.helo ?? null},
               ${client.authenticatedUser ?? null}, ${client.tls ?? false}, ${client.protocol ?? null}, ${envelope.envid ?? null},
               ${envelope.ret ?? null}, ${input.kind ?? "normal"}, ${input.submittedBy}, ${input.processor},
-              ${input.ruleInvocations ?? 0}, ${rcpts.length}, ${ts(now)})
+              ${input.ruleInvocations ?? 0}, ${rcpts.length}, ${ts(now)}, ${head.subject}, ${head.messageId})
       RETURNING id
     ),
     b AS (

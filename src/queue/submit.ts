@@ -4,6 +4,7 @@ import { domainOf } from "../domain/address.ts";
 import type { Executor } from "../db/db.ts";
 import { wakeWorkers } from "./wake-up.ts";
 import { bodyParts } from "./body.ts";
+import type { HeaderSummary } from "./header-summary.ts";
 import { insertMessages } from "./insert-messages.ts";
 import { PgTransaction } from "drizzle-orm/pg-core";
 
@@ -18,6 +19,8 @@ export interface SubmitInput {
   kind?: "normal" | "dsn" | "generated";
   ruleInvocations?: number;
   now: Date;
+  /** Subject and Message-ID when the caller parsed the header already; read from the content otherwise. */
+  headers?: HeaderSummary;
 }
 
 export interface SubmitResult {

@@ -1,5 +1,6 @@
 import type { SMTPServerDataStream, SMTPServerSession } from "smtp-server";
 import type { ClientInfo, DsnNotify, DsnRet, Envelope } from "../domain/types.ts";
+import { headerSummaryFromFields } from "../queue/header-summary.ts";
 import { coerceError } from "../util/errors.ts";
 import { sessionUser, type FrontendDeps } from "./deps.ts";
 import { parseHeaders } from "./headers.ts";
@@ -74,7 +75,8 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, chunks: Bu
     tls: session.secure,
     protocol: session.transmissionType,
   };
-  const verdict = await deps.rules.evaluate({ envelope, headers: parseHeaders(prefix(chunks, HEADER_PREFIX_BYTES)), client, sizeBytes: bytes });
+  const headers = parseHeaders(prefix(chunks, HEADER_PREFIX_BYTES));
+  const verdict = await deps.rules.evaluate({ envelope, headers, client, sizeBytes: bytes });
   ctx.metrics.inc("mailcluster_rule_invocations_total", "Server-/cluster-wide rule invocations at submission", { stage: "smtp" });
   if (verdict.kind === "reject") {
     count(deps, "rejected");
@@ -113,6 +115,7 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, chunks: Bu
     processor: await deps.processor(),
     ruleInvocations: 1,
     now,
+    headers: headerSummaryFromFields(headers),
   });
   count(deps, "accepted");
   ctx.logger.info(

@@ -10,3 +10,4 @@ export * from "./rules.ts";
 export * from "./directory.ts";
 export * from "./channel-nonces.ts";
 export * from "./admin-sessions.ts";
+export * from "./queue-history.ts";

@@ -33,10 +33,14 @@ export const messages = pgTable(
     doneAt: timestamp("done_at", { withTimezone: true }),
     /** Set, in the same transaction as the DSN's submit, once the done message's DSN pass ran: exactly once. */
     dsnCheckedAt: timestamp("dsn_checked_at", { withTimezone: true }),
+    /** Subject: and Message-ID: at ingest (decoded, trimmed, bounded; the id without <>), for the delivery log's search. */
+    subject: text("subject"),
+    headerMessageId: text("header_message_id"),
   },
   (t) => [
     index("messages_done_at_idx").on(t.doneAt).where(sql`done_at IS NOT NULL`),
     index("messages_processor_idx").on(t.processor).where(sql`done_at IS NULL`),
+    index("messages_header_message_id_idx").on(t.headerMessageId).where(sql`header_message_id IS NOT NULL`),
     index("messages_dsn_pending_idx").on(t.doneAt).where(sql`done_at IS NOT NULL AND dsn_checked_at IS NULL`),
   ],
 );
