@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { settleMessages } from "./settle-messages.ts";
 import { retryOnDeadlock } from "../db/deadlock.ts";
+import { bounceClassOf } from "../domain/bounce-class.ts";
 import type { DeliveryOutcome, Random, SmtpReply } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import { num, pgArray, queryRows, str, ts } from "../db/rows.ts";
@@ -91,8 +92,9 @@ export async function recordOutcomes(db: Executor, p: RecordOutcomesParams): Pro
           ${pgArray(pick((r) => r.outcome.reply.text))}::text[],
           ${pgArray(pick((r) => r.outcome.remoteHost ?? null))}::text[],
           ${pgArray(pick((r) => r.startedAt.toISOString()))}::timestamptz[],
-          ${pgArray(pick((r) => Math.max(0, Math.round(r.durationMs))))}::int[]
-        ) AS v(id, state, code, status, text, next_at, outcome, a_code, a_status, a_text, remote_host, started_at, duration_ms)
+          ${pgArray(pick((r) => Math.max(0, Math.round(r.durationMs))))}::int[],
+          ${pgArray(pick((r) => bounceClassOf(r.outcome)))}::text[]
+        ) AS v(id, state, code, status, text, next_at, outcome, a_code, a_status, a_text, remote_host, started_at, duration_ms, bounce_class)
       ),
       upd AS (
         UPDATE recipients r
@@ -118,8 +120,8 @@ export async function recordOutcomes(db: Executor, p: RecordOutcomesParams): Pro
         RETURNING m.id, m.done_at
       ),
       att AS (
-        INSERT INTO attempts (message_id, recipient_id, address, member, outcome, reply_code, enhanced_status, reply_text, remote_host, started_at, duration_ms)
-        SELECT upd.message_id, upd.id, upd.address, ${p.member}, v.outcome, v.a_code, v.a_status, v.a_text, v.remote_host, v.started_at, v.duration_ms
+        INSERT INTO attempts (message_id, recipient_id, address, member, outcome, reply_code, enhanced_status, reply_text, remote_host, started_at, duration_ms, bounce_class)
+        SELECT upd.message_id, upd.id, upd.address, ${p.member}, v.outcome, v.a_code, v.a_status, v.a_text, v.remote_host, v.started_at, v.duration_ms, v.bounce_class
         FROM upd JOIN v ON v.id = upd.id
         RETURNING 1
       )

@@ -18,6 +18,8 @@ export const attempts = pgTable(
     enhancedStatus: text("enhanced_status"),
     replyText: text("reply_text").notNull(),
     remoteHost: text("remote_host"),
+    /** What kind of trouble the reply reports (src/domain/bounce-class.ts); null for a delivery. */
+    bounceClass: text("bounce_class"),
     startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
     durationMs: integer("duration_ms").notNull(),
   },

@@ -11,3 +11,4 @@ export * from "./directory.ts";
 export * from "./channel-nonces.ts";
 export * from "./admin-sessions.ts";
 export * from "./queue-history.ts";
+export * from "./suppressions.ts";
