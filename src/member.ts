@@ -15,6 +15,8 @@ import { QueueWorker, type DeliveryHandler } from "./queue/worker.ts";
 import { QUEUE_CHANNEL } from "./queue/channel.ts";
 import { policyFromSettings } from "./queue/retry-schedule.ts";
 import { purgeExpired } from "./queue/purge.ts";
+import { QUEUE_DEPTH_TICK_MS, QueueDepthSampler } from "./queue/depth-history.ts";
+import { exportsClusterFigures } from "./metrics/queue-gauges.ts";
 import { createDeliveryHandler } from "./delivery/handler.ts";
 import { closeRelay } from "./delivery/remote.ts";
 import { runDsnPasses } from "./dsn/generate.ts";
@@ -188,6 +190,11 @@ export class Member {
     this.every(60_000, async () => {
       const purged = await purgeExpired(ctx.db, { now: ctx.clock.now(), retentionSeconds: this.currentSettings.retention_seconds });
       if (purged.messages + purged.attempts > 0) ctx.logger.info(purged, "purged done messages and old attempts");
+    });
+    // The overview's queue depth history: one member (the exporter of the cluster gauges) samples.
+    const sampler = new QueueDepthSampler({ db: ctx.db, clock: ctx.clock, member: this.o.config.memberName, isSampler: () => exportsClusterFigures(ctx) });
+    this.every(QUEUE_DEPTH_TICK_MS, async () => {
+      await sampler.tick();
     });
   }
 
