@@ -57,6 +57,13 @@ export const DEFAULT_SETTINGS = {
   /** Where an undeliverable DSN goes (once); "" = postmaster@<member hostname>. */
   dsn_postmaster: "" as string,
   /**
+   * Suppression list: a permanent failure of one of these bounce classes (comma-separated,
+   * see src/domain/bounce-class.ts; "" = never) adds the recipient to the list.
+   */
+  suppression_auto_classes: "bad_mailbox" as string,
+  /** Suppression list: how long an automatic entry applies; 0 = until removed. */
+  suppression_expiry_seconds: 365 * 24 * 3600,
+  /**
    * The primary domain: `RCPT TO:<postmaster>` without a domain (RFC 5321 4.5.1) is delivered to
    * postmaster@ this domain. "" = the member's host name, or its parent domain, whichever is a
    * local domain.

@@ -4,6 +4,7 @@ import { clusterSecret } from "../backend/cluster-secret.ts";
 import { readMessageBody } from "../queue/body.ts";
 import { createSystemResolver, type DnsResolver, parseDnsServers } from "../relay/dns.ts";
 import { Relay } from "../relay/relay.ts";
+import { deliverUnlessSuppressed } from "../suppression/relay-gate.ts";
 import type { Transport } from "./transport.ts";
 
 const relays = new WeakMap<AppContext, Relay>();
@@ -57,15 +58,17 @@ export async function closeRelay(ctx: AppContext): Promise<void> {
 
 /** A Transport over a given relay (tests and benchmarks build their own, with injected DNS). */
 export function createRelayTransport(relay: Relay): Transport {
-  return async (ctx, recipients) => {
-    const first = recipients[0];
-    const body = await readMessageBody(ctx.db, first.messageId);
-    if (!body) {
-      return recipients.map((r) => ({ recipientId: r.id, outcome: { kind: "deferred", reply: { code: 451, enhanced: "4.3.0", text: "message body not found" } } }));
-    }
-    const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    return relay.deliver({ sender: first.sender, content, ret: first.dsnRet, envid: first.dsnEnvid }, recipients);
-  };
+  // Suppressed recipients fail before the body is read or a connection is made.
+  return (ctx, claimed) =>
+    deliverUnlessSuppressed(ctx, claimed, async (recipients) => {
+      const first = recipients[0];
+      const body = await readMessageBody(ctx.db, first.messageId);
+      if (!body) {
+        return recipients.map((r) => ({ recipientId: r.id, outcome: { kind: "deferred", reply: { code: 451, enhanced: "4.3.0", text: "message body not found" } } }));
+      }
+      const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      return relay.deliver({ sender: first.sender, content, ret: first.dsnRet, envid: first.dsnEnvid }, recipients);
+    });
 }
 
 /** Remote recipients go out through the member's SMTP relay. */

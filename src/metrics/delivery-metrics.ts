@@ -1,4 +1,5 @@
 import type { AppContext } from "../app-context.ts";
+import { bounceClassOf } from "../domain/bounce-class.ts";
 import type { AttemptResult, RecordOutcomesSummary } from "../queue/record-outcomes.ts";
 
 /** Upper bounds in seconds: a local store takes milliseconds, a slow remote MX up to minutes. */
@@ -48,6 +49,11 @@ export function observeDeliveries(ctx: Pick<AppContext, "metrics" | "directory" 
       outcome: recorded,
       ...statusClass(rec.reply.enhanced),
     });
+    // The attempt's own reply, as stored on its attempts row (bounce_class).
+    const bounceClass = bounceClassOf(res.outcome);
+    if (bounceClass !== null) {
+      ctx.metrics.inc("mailcluster_delivery_bounces_total", "Deferred and failed delivery attempts by kind, outcome and bounce class", { kind, outcome, class: bounceClass });
+    }
     if (rec.state !== "queued") {
       ctx.metrics.observe(
         "mailcluster_queue_time_seconds",
