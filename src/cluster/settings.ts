@@ -50,6 +50,20 @@ export const DEFAULT_SETTINGS = {
   relay_mx_port: 25,
   /** Relay: connections at once per destination (route domain, forwarding server or recipient domain). */
   relay_destination_concurrency: 20,
+  /** Relay: messages (transactions) per minute per destination site, cluster-wide; 0 = no limit. */
+  relay_destination_messages_per_minute: 0,
+  /** Relay: new connections per minute per destination site, cluster-wide; 0 = no limit. */
+  relay_destination_connections_per_minute: 0,
+  /**
+   * Relay: cluster-wide traffic shaping in PostgreSQL (src/shaping/): the concurrency above and
+   * the per-minute limits count every member's connections, and reply rules suspend
+   * destinations for all. Off: the concurrency limit is per member and nothing is suspended.
+   */
+  relay_shaping: true as boolean,
+  /** Relay shaping: lease of a connection slot; a member that dies frees its slots after this. Renewed while held. */
+  relay_shaping_lease_seconds: 60,
+  /** Relay shaping: how long a delivery waits for a busy destination's slot before it is deferred. */
+  relay_shaping_wait_ms: 20_000,
   /** Relay: refuse to send without STARTTLS to every destination (routes can require it alone). */
   relay_require_tls: false as boolean,
   /** Delay DSN after this long undelivered; 0 = off (like Postfix). 14400 = 4 h is the usual value. */

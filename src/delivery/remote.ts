@@ -4,6 +4,7 @@ import { clusterSecret } from "../backend/cluster-secret.ts";
 import { readMessageBody } from "../queue/body.ts";
 import { createSystemResolver, type DnsResolver, parseDnsServers } from "../relay/dns.ts";
 import { Relay } from "../relay/relay.ts";
+import { Shaper } from "../shaping/shaper.ts";
 import { deliverUnlessSuppressed } from "../suppression/relay-gate.ts";
 import type { Transport } from "./transport.ts";
 
@@ -43,6 +44,8 @@ export function relayFor(ctx: AppContext, resolver: DnsResolver = settingsResolv
       // Port 25 in production; cluster tests make a local sink the Internet.
       mxPort: () => ctx.settings().relay_mx_port,
       clusterSecret: () => clusterSecret(ctx),
+      // Cluster-wide limits and suspensions per destination site (relay_shaping setting).
+      shaper: new Shaper({ db: ctx.db, clock: ctx.clock, member: ctx.config.memberName, settings: () => ctx.settings(), logger: ctx.logger }),
     });
     relays.set(ctx, relay);
   }

@@ -49,7 +49,8 @@ export interface ClientInfo {
  */
 export type DeliveryOutcome =
   | { kind: "delivered"; reply: SmtpReply; remoteHost?: string | null }
-  | { kind: "deferred"; reply: SmtpReply; remoteHost?: string | null }
+  /** retryAt: the next attempt no earlier than this (a suspended or rate-limited destination), instead of the retry schedule. */
+  | { kind: "deferred"; reply: SmtpReply; remoteHost?: string | null; retryAt?: Date }
   | { kind: "failed"; reply: SmtpReply; remoteHost?: string | null };
 
 /** Submit modes (see DESIGN.md): who processes the messages a member submits. */

@@ -308,6 +308,9 @@ export interface QueueMessageDetail {
     doneAt: Date | null;
     clientAddress: string | null;
     authenticatedUser: string | null;
+    /** Subject: and Message-ID: (without <>) as read at ingest; null when absent. */
+    subject: string | null;
+    headerMessageId: string | null;
   };
   recipients: QueueItem[];
   attempts: Array<{
@@ -331,7 +334,7 @@ export async function showQueueMessage(db: Executor, messageId: number): Promise
   const [m] = await queryRows(
     db,
     sql`SELECT id, sender, size_bytes, kind, submitted_by, processor, pending_recipients, created_at, done_at,
-               client_address, authenticated_user
+               client_address, authenticated_user, subject, header_message_id
         FROM messages WHERE id = ${messageId}`,
   );
   if (!m) return null;
@@ -360,6 +363,8 @@ export async function showQueueMessage(db: Executor, messageId: number): Promise
       doneAt: dateOrNull(m.done_at),
       clientAddress: strOrNull(m.client_address),
       authenticatedUser: strOrNull(m.authenticated_user),
+      subject: strOrNull(m.subject),
+      headerMessageId: strOrNull(m.header_message_id),
     },
     recipients: rcpts.map(itemFromRow),
     attempts: atts.map((a) => ({

@@ -156,6 +156,7 @@ function plan(r: AttemptResult, p: RecordOutcomesParams): RecordedRecipient {
   }
   // The last try lands on the deadline itself rather than being skipped.
   const deadline = recipient.queuedAt.getTime() + p.policy.lifetimeSeconds * 1000;
-  const next = Math.min(p.now.getTime() + retryDelayMs(p.policy, recipient.attempts + 1, p.random), deadline);
+  const scheduled = outcome.retryAt ? outcome.retryAt.getTime() : p.now.getTime() + retryDelayMs(p.policy, recipient.attempts + 1, p.random);
+  const next = Math.min(scheduled, deadline);
   return { ...base, state: "queued", nextAttemptAt: new Date(next), reply: outcome.reply };
 }

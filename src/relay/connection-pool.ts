@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import type { ConnectionPermit } from "../shaping/shaper.ts";
 import type { Logger } from "../util/logger.ts";
 import { RelayConnection } from "./relay-connection.ts";
 import type { Target } from "./targets.ts";
@@ -13,18 +14,27 @@ export interface ConnectSpec {
   greetingTimeoutMs: number;
   /** Inactivity limit while waiting for any reply, the one after DATA included. */
   replyTimeoutMs: number;
+  /**
+   * Cluster traffic shaping: a new connection first takes a slot of its site (held until the
+   * connection closes, idle time included); freeIdle closes one of our idle connections to the
+   * site's other hosts when the site is full. Absent = no cluster limit.
+   */
+  shaping?: { site: string; permit(freeIdle: () => boolean): Promise<ConnectionPermit> };
 }
 
 export interface Lease {
   conn: RelayConnection;
   /** True when the connection already carried a message (a stale one may fail at once). */
   reused: boolean;
+  /** The cluster slot the connection holds (shaping on), for its message tokens. */
+  permit: ConnectionPermit | null;
   /** Give it back: kept for the next message to the same host when reusable, else closed. */
   release(reusable: boolean): void;
 }
 
 interface Idle {
   conn: RelayConnection;
+  site: string | null;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -36,6 +46,7 @@ interface Idle {
 export class ConnectionPool {
   private readonly idle = new Map<string, Idle[]>();
   private readonly busy = new Set<RelayConnection>();
+  private readonly permits = new Map<RelayConnection, ConnectionPermit>();
   private closed = false;
 
   constructor(
@@ -51,11 +62,27 @@ export class ConnectionPool {
       if (!entry) break;
       clearTimeout(entry.timer);
       if (entry.conn.destroyed) continue;
-      return this.lease(key, entry.conn, true);
+      return this.lease(key, entry.conn, true, entry.site);
     }
     if (list && list.length === 0) this.idle.delete(key);
-    const conn = await this.open(spec);
-    return this.lease(key, conn, false);
+    const site = spec.shaping?.site ?? null;
+    const permit = spec.shaping ? await spec.shaping.permit(() => this.closeIdleOfSite(site, key)) : null;
+    let conn: RelayConnection;
+    try {
+      conn = await this.open(spec);
+    } catch (err) {
+      permit?.release();
+      throw err;
+    }
+    if (permit) {
+      this.permits.set(conn, permit);
+      // The slot is the connection's until the socket is gone, however it ends.
+      conn.once("end", () => {
+        this.permits.delete(conn);
+        permit.release();
+      });
+    }
+    return this.lease(key, conn, false, site);
   }
 
   /** Idle connections right now (tests, metrics). */
@@ -79,12 +106,13 @@ export class ConnectionPool {
     this.busy.clear();
   }
 
-  private lease(key: string, conn: RelayConnection, reused: boolean): Lease {
+  private lease(key: string, conn: RelayConnection, reused: boolean, site: string | null): Lease {
     this.busy.add(conn);
     let done = false;
     return {
       conn,
       reused,
+      permit: this.permits.get(conn) ?? null,
       release: (reusable) => {
         if (done) return;
         done = true;
@@ -97,10 +125,24 @@ export class ConnectionPool {
         const timer = setTimeout(() => this.expire(key, conn), ms);
         timer.unref?.();
         const list = this.idle.get(key) ?? [];
-        list.push({ conn, timer });
+        list.push({ conn, timer, site });
         this.idle.set(key, list);
       },
     };
+  }
+
+  /** Close one idle connection of `site` kept under another key; true when there was one. */
+  private closeIdleOfSite(site: string | null, except: string): boolean {
+    if (site === null) return false;
+    for (const [key, list] of this.idle) {
+      if (key === except) continue;
+      const entry = list.find((e) => e.site === site);
+      if (entry) {
+        this.expire(key, entry.conn);
+        return true;
+      }
+    }
+    return false;
   }
 
   private expire(key: string, conn: RelayConnection): void {

@@ -6,6 +6,7 @@ import type { RecipientOutcome } from "../queue/worker.ts";
 import type { Metrics } from "../metrics/registry.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
+import { type HopShaping, type Shaper, ShapingDenied } from "../shaping/shaper.ts";
 import { memberCredentials, type MemberCredentials } from "../cluster/member-credentials.ts";
 import { ConnectionPool, type Lease } from "./connection-pool.ts";
 import type { DnsResolver } from "./dns.ts";
@@ -32,6 +33,8 @@ export interface RelayOptions {
   mxPort?: number | ((host: string) => number);
   /** The cluster secret, for member credentials on a forwarding "*" hand-off; absent = hand off without AUTH. */
   clusterSecret?: () => Promise<string>;
+  /** Cluster-wide traffic shaping (applies while the relay_shaping setting is on); absent = per-member limit only. */
+  shaper?: Shaper;
 }
 
 /** The message a batch of recipients belongs to. */
@@ -88,6 +91,7 @@ export class Relay {
 
   async close(): Promise<void> {
     await this.pool.close();
+    await this.o.shaper?.close();
   }
 
   private async memberAuth(now: Date): Promise<((frontend: string) => MemberCredentials) | null> {
@@ -104,6 +108,15 @@ export class Relay {
         const kind = resolution.permanent ? "failed" : "deferred";
         return recipients.map((r) => ({ recipientId: r.id, outcome: { kind, reply: resolution.reply, remoteHost: null } }));
       }
+      let shaping: HopShaping | null = null;
+      if (this.o.shaper?.enabled) {
+        try {
+          shaping = await this.o.shaper.forHop(hop, resolution.targets, recipients.map((r) => r.domain));
+        } catch (err) {
+          if (err instanceof ShapingDenied) return recipients.map((r) => deferredBy(r, err));
+          throw err;
+        }
+      }
       const out: RecipientOutcome[] = [];
       let pending = recipients;
       let trouble: SmtpReply = localReply(451, "4.4.1", `no host of ${hop.destination} could be reached`);
@@ -111,14 +124,34 @@ export class Relay {
       for (const target of resolution.targets) {
         if (pending.length === 0) break;
         const label = targetLabel(target);
-        const result = await this.attempt(hop, target, message, pending);
+        let result: TransactionResult;
+        try {
+          result = await this.attempt(hop, target, message, pending, shaping);
+        } catch (err) {
+          if (!(err instanceof ShapingDenied)) throw err;
+          for (const r of pending) out.push(deferredBy(r, err));
+          pending = [];
+          break;
+        }
         const next: ClaimedRecipient[] = [];
+        const answered: RecipientOutcome[] = [];
         for (const r of pending) {
           const reply = result.replies.get(r.address);
-          if (reply) out.push({ recipientId: r.id, outcome: outcomeOf(reply, label) });
+          if (reply) answered.push({ recipientId: r.id, outcome: outcomeOf(reply, label) });
           else next.push(r);
         }
         pending = next;
+        if (shaping) {
+          // A rate-limit reply (per rule) suspends the site for every member: no next host either.
+          const until = await shaping.observe([...(result.trouble ? [result.trouble] : []), ...result.replies.values()]);
+          if (until) {
+            for (const a of answered) if (a.outcome.kind === "deferred") a.outcome = { ...a.outcome, retryAt: until };
+            const reply = result.trouble ?? localReply(451, "4.7.0", `destination ${shaping.site} suspended`);
+            for (const r of pending) out.push({ recipientId: r.id, outcome: { kind: "deferred", reply, remoteHost: label, retryAt: until } });
+            pending = [];
+          }
+        }
+        out.push(...answered);
         if (result.trouble) {
           trouble = result.trouble;
           troubleHost = label;
@@ -133,7 +166,7 @@ export class Relay {
   }
 
   /** One host: lease a connection (reused or new), run the transaction; a stale reused one is retried fresh once. */
-  private async attempt(hop: NextHop, target: Target, message: RelayMessage, recipients: ClaimedRecipient[]): Promise<TransactionResult> {
+  private async attempt(hop: NextHop, target: Target, message: RelayMessage, recipients: ClaimedRecipient[], shaping: HopShaping | null): Promise<TransactionResult> {
     const s = this.o.settings();
     const spec = {
       target,
@@ -143,12 +176,14 @@ export class Relay {
       connectTimeoutMs: s.relay_connect_timeout_ms,
       greetingTimeoutMs: s.relay_greeting_timeout_ms,
       replyTimeoutMs: s.relay_data_timeout_ms,
+      shaping: shaping ? { site: shaping.site, permit: (freeIdle: () => boolean) => shaping.permit(freeIdle) } : undefined,
     };
     for (let round = 0; round < 2; round++) {
       let lease: Lease;
       try {
         lease = await this.pool.acquire(spec);
       } catch (err) {
+        if (err instanceof ShapingDenied) throw err;
         this.o.metrics?.inc("mailcluster_relay_connections_total", "Relay SMTP connections opened, by result", { result: "failed" });
         return { replies: new Map(), trouble: troubleReply(coerceError(err)), reusable: false, stale: false };
       }
@@ -157,6 +192,11 @@ export class Relay {
         lease.reused ? "Relay transactions on a kept connection" : "Relay SMTP connections opened, by result",
         lease.reused ? {} : { result: "opened" },
       );
+      const denied = shaping ? await shaping.beforeMessage(lease.permit) : null;
+      if (denied) {
+        lease.release(true);
+        throw denied;
+      }
       const result = await runTransaction(lease.conn, {
         sender: message.sender,
         recipients: recipients.map((r) => ({ address: r.address, dsn: { notify: r.dsnNotify, orcpt: r.dsnOrcpt } })),
@@ -170,6 +210,10 @@ export class Relay {
     }
     return { replies: new Map(), trouble: localReply(451, "4.4.2", "connection lost"), reusable: false, stale: true };
   }
+}
+
+function deferredBy(r: ClaimedRecipient, d: ShapingDenied): RecipientOutcome {
+  return { recipientId: r.id, outcome: { kind: "deferred", reply: d.reply, remoteHost: null, retryAt: d.retryAt } };
 }
 
 export function outcomeOf(reply: SmtpReply, remoteHost: string | null): DeliveryOutcome {

@@ -12,3 +12,4 @@ export * from "./channel-nonces.ts";
 export * from "./admin-sessions.ts";
 export * from "./queue-history.ts";
 export * from "./suppressions.ts";
+export * from "./shaping.ts";
