@@ -11,8 +11,8 @@ export async function componentsFor(config: Config): Promise<Component[]> {
   }
   if (config.roles.includes("backend")) {
     const { createBackendComponent } = await import("./backend/component.ts");
-    const { engineRuleRunner } = await import("./rules/backend-runner.ts");
-    components.push(createBackendComponent({ rules: engineRuleRunner() }));
+    // The rules engine with its logger for stored rule sets that no longer validate.
+    components.push(createBackendComponent());
   }
   // Every member serves the admin API (/api/v1) and WebAdmin (/admin) on its HTTP port.
   const { adminComponent } = await import("./http/admin/component.ts");

@@ -9,10 +9,13 @@ export const defaultAccountRuleRunner: AccountRuleRunner = {
 
 /** What the actions add up to. */
 export interface RulePlan {
-  reject: string | null;
+  /** Set when a rule refused the message: answer this 5xx and store nothing. */
+  reject: { code: number; text: string } | null;
   /** Folder to store in, or null (discarded or redirected away). */
   folder: string | null;
   flags: string[];
+  /** Header fields prepended to the stored copy, in rule order. */
+  headers: Array<[name: string, value: string]>;
   redirect: string[];
   forward: string[];
   autoReply: { subject?: string; text: string; days: number } | null;
@@ -24,7 +27,7 @@ export interface RulePlan {
  * mail has to be asked for.
  */
 export function planActions(actions: readonly AccountRuleAction[]): RulePlan {
-  const plan: RulePlan = { reject: null, folder: null, flags: [], redirect: [], forward: [], autoReply: null };
+  const plan: RulePlan = { reject: null, folder: null, flags: [], headers: [], redirect: [], forward: [], autoReply: null };
   let dropped = false;
   for (const a of actions) {
     if (a.kind === "stop") break;
@@ -36,7 +39,7 @@ export function planActions(actions: readonly AccountRuleAction[]): RulePlan {
         dropped = true;
         break;
       case "reject":
-        plan.reject ??= a.text;
+        plan.reject ??= { code: a.code ?? 550, text: a.text };
         break;
       case "redirect":
         dropped = true;
@@ -47,6 +50,9 @@ export function planActions(actions: readonly AccountRuleAction[]): RulePlan {
         break;
       case "auto-reply":
         plan.autoReply = { subject: a.subject, text: a.text, days: a.days ?? 7 };
+        break;
+      case "add-header":
+        plan.headers.push([a.name, a.value]);
         break;
       case "flags":
         for (const f of a.flags) if (!plan.flags.includes(f)) plan.flags.push(f);

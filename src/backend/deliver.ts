@@ -6,7 +6,7 @@ import { type AccountRuleRunner, defaultAccountRuleRunner, planActions, type Rul
 import type { AccountOwnership, OpenResult } from "./account-owner.ts";
 import type { ChannelAnswer, ChannelEnvelope, ChannelRecipient } from "./channel-protocol.ts";
 import { alreadyRedirectedBy, submitForward, submitRedirect, submitVacation } from "./generated-mail.ts";
-import { header, type Headers, parseHeaders } from "./headers.ts";
+import { header, type Headers, parseHeaders, prependHeaders } from "./headers.ts";
 import { type StoreEntry, type StoreResult, storeBatch } from "./mailbox-store.ts";
 
 export interface DeliveryItem {
@@ -175,7 +175,7 @@ export class BackendDelivery {
           ctx.metrics.inc("mailcluster_account_rule_invocations_total", "Account-Level Rule evaluations");
           const plan = planActions(actions);
           if (plan.reject !== null) {
-            j.answer = answer(j.r, "permanent", 550, "5.7.1", plan.reject);
+            j.answer = answer(j.r, "permanent", plan.reject.code, "5.7.1", plan.reject.text);
             return;
           }
           if (alreadyRedirectedBy(j.headers, account.address) && (plan.redirect.length > 0 || plan.forward.length > 0)) {
@@ -211,7 +211,7 @@ export class BackendDelivery {
         epoch: j.epoch,
         folder: validFolderName(plan.folder) ? plan.folder : "INBOX",
         flags: plan.flags,
-        content: j.content,
+        content: prependHeaders(j.content, plan.headers.map(([name, value]) => `${name}: ${value}`)),
         sender: header(j.headers, "from") ?? (j.env.sender || null),
         subject: header(j.headers, "subject"),
         quotaBytes: (j.account as DirectoryAccount).quotaBytes,

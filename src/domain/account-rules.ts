@@ -26,14 +26,16 @@ export type AccountRuleAction =
   | { kind: "store"; folder: string }
   /** Drop it: nothing stored, 2xx to the sender. */
   | { kind: "discard" }
-  /** Refuse it: 5xx with this text; the sender gets a DSN. */
-  | { kind: "reject"; text: string }
+  /** Refuse it: 5xx (550 unless the rule names 550-554) with this text; the sender gets a DSN. */
+  | { kind: "reject"; text: string; code?: number }
   /** Send it on to these addresses instead of keeping it (envelope sender unchanged). */
   | { kind: "redirect"; to: string[] }
   /** Send a copy to these addresses and keep it too. */
   | { kind: "forward"; to: string[] }
   /** Vacation reply to the sender, at most once per sender per `days`. */
   | { kind: "auto-reply"; subject?: string; text: string; days?: number }
+  /** A header field prepended to the stored copy (not to what is redirected or forwarded). */
+  | { kind: "add-header"; name: string; value: string }
   /** IMAP flags on the stored copy (\\Flagged, \\Seen...). */
   | { kind: "flags"; flags: string[] }
   /** Evaluate no further rules. */

@@ -1,7 +1,7 @@
 import type { AccountRuleAction, AccountRuleInput } from "../domain/account-rules.ts";
 import { evaluate } from "./evaluate.ts";
 import { MessageHeaders } from "./headers.ts";
-import { EMPTY_RULE_SET, type RuleScope, type RuleSet } from "./model.ts";
+import { EMPTY_RULE_SET, type RuleSet } from "./model.ts";
 import { validateRuleSet } from "./validate.ts";
 
 /** The engine behind the backend's AccountRuleRunner seam (src/domain/account-rules.ts). */
@@ -16,15 +16,23 @@ export interface EngineRunnerOptions {
 const FLAG = { flagged: "\\Flagged", seen: "\\Seen" } as const;
 
 /**
- * runs domain rules then account rules and answers in the backend's action vocabulary.
- * add_header has no counterpart there and is left out; the folder of the implicit keep is
- * returned explicitly (INBOX).
+ * The Account-Level Rules as delivery runs them: domain rules then account rules, answered in
+ * the backend's action vocabulary (src/domain/account-rules.ts); src/backend/account-rules.ts
+ * folds the answer into a plan and src/backend/deliver.ts carries it out. `stop` ends
+ * evaluation here, so it never reaches the backend.
  */
 export function engineRuleRunner(options: EngineRunnerOptions = {}): { run(input: RunnerInput): RunnerAction[] } {
-  const load = (value: unknown, scope: RuleScope, where: string): RuleSet => {
+  // The directory hands out the same rule-set object until it reloads, and validating one of
+  // 25 rules costs about a millisecond: validate each object once, not once per recipient.
+  const valid = { domain: new WeakMap<object, RuleSet>(), account: new WeakMap<object, RuleSet>() };
+  const load = (value: unknown, scope: "domain" | "account", where: string): RuleSet => {
     if (value === null || value === undefined) return EMPTY_RULE_SET;
+    const known = typeof value === "object" ? valid[scope].get(value) : undefined;
+    if (known) return known;
     try {
-      return validateRuleSet(value, scope);
+      const set = validateRuleSet(value, scope);
+      if (typeof value === "object") valid[scope].set(value, set);
+      return set;
     } catch (err) {
       options.onInvalid?.(where, err instanceof Error ? err : new Error(String(err)));
       return EMPTY_RULE_SET;
@@ -51,7 +59,7 @@ export function engineRuleRunner(options: EngineRunnerOptions = {}): { run(input
             out.push({ kind: "discard" });
             break;
           case "reject":
-            out.push({ kind: "reject", text: a.text ?? "message rejected by the recipient's rules" });
+            out.push({ kind: "reject", text: a.text ?? "message rejected by the recipient's rules", ...(a.code ? { code: a.code } : {}) });
             break;
           case "redirect":
             out.push({ kind: "redirect", to: a.to });
@@ -66,6 +74,8 @@ export function engineRuleRunner(options: EngineRunnerOptions = {}): { run(input
             out.push({ kind: "flags", flags: [FLAG[a.flag]] });
             break;
           case "add_header":
+            out.push({ kind: "add-header", name: a.name, value: a.value });
+            break;
           case "stop":
             break;
         }

@@ -65,16 +65,6 @@ export async function setDomainRules(db: Executor, domain: string, input: unknow
   return ruleSet;
 }
 
-/** Domain rules then account rules, for delivery. A missing row contributes nothing. */
-export async function loadDeliveryRules(db: Executor, account: string, domain: string): Promise<{ domain: RuleSet; account: RuleSet }> {
-  const [row] = await queryRows(
-    db,
-    sql`SELECT (SELECT rules FROM domains WHERE name = ${domain.toLowerCase()}) AS domain_rules,
-               (SELECT rules FROM accounts WHERE address = ${canonicalAddress(account)}) AS account_rules`,
-  );
-  return { domain: stored(row?.domain_rules, "domain"), account: stored(row?.account_rules, "account") };
-}
-
 /** Submission rule scopes: "cluster" (every member) or "member:NAME" (server-wide rules of one member). */
 export type SubmissionScope = "cluster" | `member:${string}`;
 

@@ -1,19 +1,24 @@
 import { sql } from "drizzle-orm";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addAlias } from "../../src/accounts/store.ts";
 import { planActions } from "../../src/backend/account-rules.ts";
+import { BackendComponent } from "../../src/backend/component.ts";
+import { loadConfig } from "../../src/config.ts";
+import { componentsFor } from "../../src/roles.ts";
 import { queryRows, num, str } from "../../src/db/rows.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
-import { setAccountRules } from "../../src/rules/store.ts";
+import { setAccountRules, setDomainRules } from "../../src/rules/store.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { count, createAccounts, deliverOnce, DOMAIN, rawMessage, startBackend, submit, type TestBackend } from "./harness.ts";
+import { count, createAccounts, deliverOnce, DOMAIN, rawMessage, startBackend, submit, testContext, type TestBackend } from "./harness.ts";
 
 describe("Account-Level Rules applied at delivery (real PostgreSQL, the rules engine)", () => {
   let tdb: TestDatabase;
   let backend: TestBackend;
   const clock = new ManualClock(Date.UTC(2026, 5, 1, 12));
   let n = 0;
+  const warnings: string[] = [];
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
@@ -35,6 +40,8 @@ describe("Account-Level Rules applied at delivery (real PostgreSQL, the rules en
       tdb.storage.db,
       sql`SELECT f.name AS folder, mm.flags, mm.subject FROM mailbox_messages mm JOIN mailbox_folders f ON f.id = mm.folder_id WHERE mm.account = ${a} ORDER BY mm.id`,
     );
+  const raw = async (a: string) =>
+    (await queryRows(tdb.storage.db, sql`SELECT convert_from(content, 'UTF8') AS content FROM mailbox_messages WHERE account = ${a} ORDER BY id`)).map((r) => str(r.content));
   const generated = () =>
     queryRows(
       tdb.storage.db,
@@ -90,6 +97,59 @@ describe("Account-Level Rules applied at delivery (real PostgreSQL, the rules en
     const [row] = await queryRows(tdb.storage.db, sql`SELECT state, last_status, last_text FROM recipients WHERE address = ${a}`);
     expect(row).toMatchObject({ state: "failed", last_status: "5.7.1", last_text: "too big for me" });
     expect(await stored(a)).toEqual([]);
+  });
+
+  it("add_header: the stored copy carries the fields on top, the original bytes below", async () => {
+    const a = await account({ rules: [{ actions: [{ type: "add_header", name: "X-Filed", value: "reports" }, { type: "add_header", name: "X-Rule", value: "two" }, { type: "folder", folder: "Reports" }] }] });
+    const content = rawMessage("filed");
+    await submit(backend.ctx, [a], content);
+    await deliverOnce(backend.ctx);
+    expect((await stored(a)).map((r) => [r.folder, r.subject])).toEqual([["Reports", "filed"]]);
+    const [copy] = await raw(a);
+    expect(copy).toBe(`X-Filed: reports\r\nX-Rule: two\r\n${new TextDecoder().decode(content)}`);
+  });
+
+  it("reject with the rule's own code: the outcome and the recipient row carry it", async () => {
+    const a = await account({ rules: [{ actions: [{ type: "reject", code: 553, text: "not this mailbox" }] }] });
+    await submit(backend.ctx, [a], rawMessage("refused"));
+    const out = await deliverOnce(backend.ctx);
+    expect(out.find((o) => o.address === a)).toMatchObject({ kind: "failed", reply: { code: 553, enhanced: "5.7.1", text: "not this mailbox" } });
+    expect(await stored(a)).toEqual([]);
+  });
+
+  it("domain rules run first and their stop skips the account's", async () => {
+    const a = await account({ rules: [{ actions: [{ type: "folder", folder: "Mine" }] }] });
+    await setDomainRules(tdb.storage.db, DOMAIN, { rules: [{ conditions: [{ field: "header", name: "X-Spam-Flag", op: "is", value: "YES" }], actions: [{ type: "folder", folder: "Junk" }, { type: "stop" }] }] });
+    try {
+      await submit(backend.ctx, [a], rawMessage("spam", ["X-Spam-Flag: YES"]));
+      await submit(backend.ctx, [a], rawMessage("ham"));
+      await deliverOnce(backend.ctx);
+      expect((await stored(a)).map((r) => [r.folder, r.subject])).toEqual([
+        ["Junk", "spam"],
+        ["Mine", "ham"],
+      ]);
+    } finally {
+      await setDomainRules(tdb.storage.db, DOMAIN, { rules: [] });
+    }
+  });
+
+  it("a stored rule set that no longer validates (edited in SQL) is skipped and logged by the backend a member runs; the message is kept", async () => {
+    const a = await account(null);
+    await tdb.storage.db.execute(sql`UPDATE accounts SET rules = ${JSON.stringify({ rules: [{ actions: [{ type: "folder" }] }] })}::jsonb WHERE address = ${a}`);
+    // The backend component as src/roles.ts builds it for a member, not one wired by the test.
+    const member = (await componentsFor(loadConfig({}, { name: "r-roles", role: "backend" }))).find((c) => c instanceof BackendComponent);
+    if (!(member instanceof BackendComponent)) throw new Error("no backend component for role backend");
+    const ctx = { ...testContext(tdb.storage, "r-roles", clock), logger: pino({ level: "warn" }, { write: (line: string) => void warnings.push(line) }) };
+    member.prepare(ctx);
+    warnings.length = 0;
+    const content = rawMessage("kept anyway");
+    const recipient = { id: 1, account: a, orcpt: null, notify: null };
+    const answers = await member.delivery!.deliver({ messageId: 1, sender: "alice@remote.test", envid: null, ret: null, authenticated: false, size: content.byteLength, recipients: [recipient] }, content);
+    expect(answers).toMatchObject([{ status: "stored", code: 250 }]);
+    expect((await stored(a)).map((r) => r.folder)).toEqual(["INBOX"]);
+    const logged = warnings.map((w) => JSON.parse(w) as Record<string, unknown>);
+    expect(logged).toContainEqual(expect.objectContaining({ msg: "stored rule set does not validate; skipped", where: `account ${a}`, err: "rules[0].actions[0].folder: must be a non-empty string" }));
+    await member.stop();
   });
 
   it("redirect: submitted as generated mail with Auto-Submitted and the loop header; a message it redirected before is kept instead", async () => {
@@ -175,7 +235,8 @@ describe("Account-Level Rules applied at delivery (real PostgreSQL, the rules en
     expect(planActions([])).toMatchObject({ folder: "INBOX", reject: null });
     expect(planActions([{ kind: "discard" }]).folder).toBeNull();
     expect(planActions([{ kind: "redirect", to: ["a@b.c"] }, { kind: "store", folder: "Kept" }])).toMatchObject({ folder: "Kept", redirect: ["a@b.c"] });
-    expect(planActions([{ kind: "store", folder: "A" }, { kind: "reject", text: "no" }]).reject).toBe("no");
+    expect(planActions([{ kind: "store", folder: "A" }, { kind: "reject", text: "no" }]).reject).toEqual({ code: 550, text: "no" });
+    expect(planActions([{ kind: "add-header", name: "X-A", value: "1" }, { kind: "stop" }, { kind: "add-header", name: "X-B", value: "2" }]).headers).toEqual([["X-A", "1"]]);
     expect(planActions([{ kind: "stop" }, { kind: "discard" }]).folder).toBe("INBOX");
   });
 });

@@ -41,11 +41,13 @@ describe("engineRuleRunner (the backend's AccountRuleRunner)", () => {
       { kind: "forward", to: ["copy@example.net"] },
       { kind: "redirect", to: ["acct@example.net"] },
       { kind: "auto-reply", text: "away", subject: "Away", days: 2 },
+      { kind: "add-header", name: "X-A", value: "b" },
       { kind: "discard" },
     ]);
   });
 
-  it("reject carries its text (or a default)", () => {
+  it("reject carries its text (or a default) and its code when the rule names one", () => {
+    expect(engineRuleRunner().run(input({ rules: [{ actions: [{ type: "reject", code: 554, text: "no" }] }] }))).toEqual([{ kind: "reject", code: 554, text: "no" }]);
     expect(engineRuleRunner().run(input({ rules: [{ actions: [{ type: "reject", text: "no" }] }] }))).toEqual([{ kind: "reject", text: "no" }]);
     expect(engineRuleRunner().run(input({ rules: [{ actions: [{ type: "reject" }] }] }))).toEqual([{ kind: "reject", text: "message rejected by the recipient's rules" }]);
   });
