@@ -12,6 +12,7 @@ import { memberRoutes } from "./routes/members.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { queueRoutes } from "./routes/queue.ts";
 import { settingRoutes } from "./routes/settings.ts";
+import { suppressionImportRoute, suppressionRoutes } from "./routes/suppressions.ts";
 import { ruleRoutes } from "../rules/routes.ts";
 import { routesApi } from "../routes-api.ts";
 
@@ -26,6 +27,8 @@ export function createAdminApi(d: AdminDeps): Hono {
   const openApi = openApiDocument();
   api.get("/openapi.json", (c) => c.json(openApi));
   api.use("*", requireBearer(d.token, loginThrottle(d, () => new LoginThrottle(d.clock))));
+  // Before the general body limit: a CSV import has its own, larger one.
+  api.route("/suppressions/import", suppressionImportRoute(d));
   // Admin payloads are small; anything bigger is a mistake or an attack.
   api.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new ApiError(413, `request body larger than ${MAX_BODY_BYTES} bytes`); } }));
   api.route("/domains", domainRoutes(d));
@@ -35,6 +38,7 @@ export function createAdminApi(d: AdminDeps): Hono {
   api.route("/queue", queueRoutes(d));
   api.route("/members", memberRoutes(d));
   api.route("/settings", settingRoutes(d));
+  api.route("/suppressions", suppressionRoutes(d));
   api.route("/routes", routesApi(d.db));
   api.route("/", ruleRoutes(d));
   // A mounted app's notFound is never consulted (Hono asks the top-level app's), so the JSON

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ruleSetSchema } from "../../rules/model.ts";
+import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "./routes/suppressions-schemas.ts";
 import {
   domainActionParam,
   errorBody,
@@ -73,6 +74,12 @@ export const OPERATIONS: readonly Operation[] = [
   { method: "get", path: "/settings/:key", summary: "One setting with its default", tag: "settings" },
   { method: "put", path: "/settings/:key", summary: "Change a setting", tag: "settings", body: settingBody },
   { method: "delete", path: "/settings/:key", summary: "Reset a setting to its default", tag: "settings" },
+  { method: "get", path: "/suppressions", summary: "Suppression list: ?search= (address or reason), ?active=true, paging by ?limit=&offset=", tag: "suppressions", query: suppressionListQuery },
+  { method: "post", path: "/suppressions", summary: "Suppress an address (reason, optional expiresAt)", tag: "suppressions", body: newSuppressionBody, ok: 201 },
+  { method: "get", path: "/suppressions/export", summary: "The whole list as CSV (address,reason,expires_at,source,bounce_class,created_at,created_by)", tag: "suppressions", okType: "text/csv" },
+  { method: "post", path: "/suppressions/import", summary: "Import a CSV (text/csv; header with address, optional reason, expires_at): all lines or none, bad lines listed in a 400", tag: "suppressions" },
+  { method: "get", path: "/suppressions/:address", summary: "One suppressed address", tag: "suppressions", params: suppressionAddressParam },
+  { method: "delete", path: "/suppressions/:address", summary: "Remove an address from the suppression list", tag: "suppressions", params: suppressionAddressParam },
   { method: "get", path: "/routes", summary: "Relay routes (passwords never shown)", tag: "routes" },
   { method: "put", path: "/routes/:domain", summary: "Add or replace the route of a domain (\"*\" = every remote domain)", tag: "routes", body: routeBody },
   { method: "delete", path: "/routes/:domain", summary: "Remove a route", tag: "routes" },
