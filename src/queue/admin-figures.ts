@@ -1,6 +1,8 @@
 import { sql } from "drizzle-orm";
 import type { Executor } from "../db/db.ts";
 import { date, num, numOrNull, queryRows, str, strOrNull, ts } from "../db/rows.ts";
+import { queueStateCounts } from "./admin-search.ts";
+import { type QueueDepthSample, QUEUE_DEPTH_SAMPLE_SECONDS, queueDepthHistory } from "./depth-history.ts";
 
 /** What the WebAdmin overview shows of the last hour, read from the attempts log. */
 export interface RecentFigures {
@@ -53,4 +55,21 @@ export async function recentFigures(db: Executor, now: Date, windowSeconds = 360
     queueTime: { p50: numOrNull(timing[0]?.p50), p95: numOrNull(timing[0]?.p95), finished: num(timing[0]?.n ?? 0) },
     perMember: members.map((r) => ({ member: str(r.member), delivered: num(r.delivered), deferred: num(r.deferred), failed: num(r.failed) })),
   };
+}
+
+/** Everything the overview shows (the WebAdmin page and GET /api/v1/overview read the same). */
+export interface Overview {
+  now: Date;
+  windowMinutes: number;
+  /** Recipients per state right now (done ones until purged). */
+  counts: Record<string, number>;
+  /** Queue depth per state, one sample per slot; slots with no sample (no sampler running) are absent. */
+  queueDepth: { sampleSeconds: number; samples: QueueDepthSample[] };
+  recent: RecentFigures;
+}
+
+export async function loadOverview(db: Executor, now: Date, windowMinutes = 60): Promise<Overview> {
+  const since = new Date(now.getTime() - windowMinutes * 60_000);
+  const [counts, samples, recent] = await Promise.all([queueStateCounts(db), queueDepthHistory(db, since, now), recentFigures(db, now, windowMinutes * 60)]);
+  return { now, windowMinutes, counts, queueDepth: { sampleSeconds: QUEUE_DEPTH_SAMPLE_SECONDS, samples }, recent };
 }

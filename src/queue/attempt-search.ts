@@ -8,7 +8,12 @@ export interface AttemptSearch {
   recipient?: string;
   /** Substring of the envelope sender (known while the message is still in the queue tables). */
   sender?: string;
+  /** Queue id (messages.id). */
   messageId?: number;
+  /** Substring of the Subject: stored at ingest, case-insensitive. */
+  subject?: string;
+  /** The Message-ID: header, exactly (surrounding <> ignored). */
+  headerMessageId?: string;
   outcome?: "delivered" | "deferred" | "failed";
   /** Substring of the reply text ("connection refused", "4.2.2"...). */
   reply?: string;
@@ -22,6 +27,8 @@ export interface AttemptLogRow {
   startedAt: Date;
   messageId: number;
   sender: string | null;
+  subject: string | null;
+  headerMessageId: string | null;
   address: string;
   member: string;
   outcome: string;
@@ -36,19 +43,28 @@ function contains(text: string): string {
   return `%${text.replace(/[\\%_]/g, "\\$&")}%`;
 }
 
+/** As stored: "<a@b>" and "a@b" name the same message. */
+export function bareMessageId(text: string): string {
+  const t = text.trim();
+  return /^<[^<>]*>$/.test(t) ? t.slice(1, -1).trim() : t;
+}
+
 /** Newest first; attempts stay after their message is purged, so the sender may be unknown. */
 export async function searchAttempts(db: Executor, p: AttemptSearch): Promise<AttemptLogRow[]> {
   const where: SQL[] = [];
   if (p.recipient) where.push(sql`a.address ILIKE ${contains(p.recipient)}`);
   if (p.sender) where.push(sql`m.sender ILIKE ${contains(p.sender)}`);
   if (p.messageId !== undefined) where.push(sql`a.message_id = ${p.messageId}`);
+  if (p.subject) where.push(sql`m.subject ILIKE ${contains(p.subject)}`);
+  // Through the message-id index first, then attempts by message: cheap however long the log.
+  if (p.headerMessageId) where.push(sql`a.message_id IN (SELECT id FROM messages WHERE header_message_id = ${bareMessageId(p.headerMessageId)})`);
   if (p.outcome) where.push(sql`a.outcome = ${p.outcome}`);
   if (p.reply) where.push(sql`(a.reply_text ILIKE ${contains(p.reply)} OR a.enhanced_status = ${p.reply})`);
   if (p.from) where.push(sql`a.started_at >= ${ts(p.from)}`);
   if (p.to) where.push(sql`a.started_at < ${ts(p.to)}`);
   const rows = await queryRows(
     db,
-    sql`SELECT a.id, a.started_at, a.message_id, m.sender, a.address, a.member, a.outcome, a.reply_code, a.enhanced_status,
+    sql`SELECT a.id, a.started_at, a.message_id, m.sender, m.subject, m.header_message_id, a.address, a.member, a.outcome, a.reply_code, a.enhanced_status,
                a.reply_text, a.remote_host, a.duration_ms
         FROM attempts a LEFT JOIN messages m ON m.id = a.message_id
         WHERE ${where.length === 0 ? sql`TRUE` : sql.join(where, sql` AND `)}
@@ -59,6 +75,8 @@ export async function searchAttempts(db: Executor, p: AttemptSearch): Promise<At
     startedAt: date(r.started_at),
     messageId: num(r.message_id),
     sender: strOrNull(r.sender),
+    subject: strOrNull(r.subject),
+    headerMessageId: strOrNull(r.header_message_id),
     address: str(r.address),
     member: str(r.member),
     outcome: str(r.outcome),

@@ -9,7 +9,9 @@ import { accountRoutes } from "./routes/accounts.ts";
 import { aliasRoutes } from "./routes/aliases.ts";
 import { domainRoutes } from "./routes/domains.ts";
 import { memberRoutes } from "./routes/members.ts";
+import { logRoutes } from "./routes/log.ts";
 import { messageRoutes } from "./routes/messages.ts";
+import { overviewRoutes } from "./routes/overview.ts";
 import { queueRoutes } from "./routes/queue.ts";
 import { settingRoutes } from "./routes/settings.ts";
 import { suppressionImportRoute, suppressionRoutes } from "./routes/suppressions.ts";
@@ -36,6 +38,8 @@ export function createAdminApi(d: AdminDeps): Hono {
   api.route("/aliases", aliasRoutes(d));
   api.route("/messages", messageRoutes(d));
   api.route("/queue", queueRoutes(d));
+  api.route("/log", logRoutes(d));
+  api.route("/overview", overviewRoutes(d));
   api.route("/members", memberRoutes(d));
   api.route("/settings", settingRoutes(d));
   api.route("/suppressions", suppressionRoutes(d));

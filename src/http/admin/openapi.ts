@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { ruleSetSchema } from "../../rules/model.ts";
+import { logSearchQuery } from "./log-query.ts";
+import { overviewQuery } from "./routes/overview.ts";
 import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "./routes/suppressions-schemas.ts";
 import {
   domainActionParam,
@@ -67,6 +69,8 @@ export const OPERATIONS: readonly Operation[] = [
   { method: "post", path: "/queue/:id/:action", summary: "Retry, hold, release or bounce a message's pending recipients", tag: "queue", params: queueActionParam },
   { method: "delete", path: "/queue/:id", summary: "Delete a message from the queue (no bounce)", tag: "queue", params: idParam },
   { method: "post", path: "/queue/domain/:domain/:action", summary: queueActionDomain, tag: "queue", params: domainActionParam },
+  { method: "get", path: "/log", summary: "Delivery log: attempts, newest first, by recipient, sender, subject, Message-ID, queue id, outcome, reply, time", tag: "queue", query: logSearchQuery },
+  { method: "get", path: "/overview", summary: "Overview figures: queue depth history, outcomes per minute, top deferrals, time in queue, per member", tag: "queue", query: overviewQuery },
   { method: "get", path: "/members", summary: "Members of the cluster, alive or dead", tag: "members" },
   { method: "get", path: "/members/live", summary: "Live members", tag: "members" },
   { method: "put", path: "/members/:name", summary: "Change a member's submit mode (applied with its next heartbeat)", tag: "members", body: memberBody },

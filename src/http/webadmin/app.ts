@@ -5,8 +5,7 @@ import { html } from "hono/html";
 import { listMembers } from "../../cluster/members.ts";
 import { loadSettings } from "../../cluster/settings.ts";
 import { queueSummaryByDomain } from "../../queue/admin.ts";
-import { recentFigures } from "../../queue/admin-figures.ts";
-import { queueStateCounts } from "../../queue/admin-search.ts";
+import { loadOverview } from "../../queue/admin-figures.ts";
 import { coerceError } from "../../util/errors.ts";
 import { bearerToken, refuseIfLocked, sameSecret } from "../admin/auth.ts";
 import { type AdminDeps, loginThrottle } from "../admin/deps.ts";
@@ -18,7 +17,7 @@ import { field } from "./forms.ts";
 import { page } from "./layout.ts";
 import { logRoutes } from "./log-routes.ts";
 import { memberRoutes } from "./members-routes.ts";
-import { recentFiguresView } from "./overview-view.ts";
+import { queueDepthChart, recentFiguresView } from "./overview-view.ts";
 import { loginForm, membersTable, queueSummaryTable } from "./pages.ts";
 import { queueRoutes } from "./queue-routes.ts";
 import { routeRoutes } from "./routes-routes.ts";
@@ -85,16 +84,13 @@ export function createWebAdmin(d: AdminDeps): Hono {
   app.get("/", async (c) => {
     const now = d.clock.now();
     const s = await loadSettings(d.db);
-    const [members, summary, counts, recent] = await Promise.all([
-      listMembers(d.db, now, s.member_timeout_seconds),
-      queueSummaryByDomain(d.db, now),
-      queueStateCounts(d.db),
-      recentFigures(d.db, now),
-    ]);
+    const [members, summary, overview] = await Promise.all([listMembers(d.db, now, s.member_timeout_seconds), queueSummaryByDomain(d.db, now), loadOverview(d.db, now)]);
+    const { counts, recent, queueDepth } = overview;
     // Live by default; ?refresh=off holds the page still (reading, copying).
     const live = c.req.query("refresh") !== "off";
     const body = html`<p class="bar muted"><span>queued <b>${counts.queued}</b></span><span>held <b>${counts.held}</b></span>
 ${live ? html`<span>refreshes every ${OVERVIEW_REFRESH_SECONDS} s — <a href="/admin?refresh=off">pause</a></span>` : html`<a href="/admin">resume auto-refresh</a>`}</p>
+<h2>Queue depth, last hour</h2>${queueDepthChart(queueDepth.samples, now, queueDepth.sampleSeconds)}
 ${recentFiguresView(recent, now)}<h2>Members</h2>${membersTable(members, now)}<h2>Queue per domain</h2>${queueSummaryTable(summary)}`;
     return c.html(page("Overview", body, { flash: c.req.query("msg"), here: WEBADMIN_PREFIX, refreshSeconds: live ? OVERVIEW_REFRESH_SECONDS : undefined }));
   });

@@ -1,5 +1,6 @@
 import { html, raw } from "hono/html";
 import type { RecentFigures } from "../../queue/admin-figures.ts";
+import type { QueueDepthSample } from "../../queue/depth-history.ts";
 import { type Html, scroll } from "./layout.ts";
 
 const COLORS = { delivered: "#3a3", deferred: "#e90", failed: "#c33" } as const;
@@ -34,6 +35,39 @@ function outcomeChart(f: RecentFigures, now: Date, windowMinutes: number): Html 
   const svg = `<svg viewBox="0 0 ${w} ${h + 14}" width="100%" style="max-width:${w}px" role="img" aria-label="attempts per minute, last ${windowMinutes} minutes">
 <line x1="0" y1="${h}" x2="${w}" y2="${h}" stroke="#999"/>${bars.join("")}<text x="0" y="${h + 12}" font-size="10" fill="#666">−${windowMinutes} min</text><text x="${w}" y="${h + 12}" font-size="10" fill="#666" text-anchor="end">now (max ${max}/min)</text></svg>`;
   return html`${raw(svg)}<p class="muted">${(Object.keys(COLORS) as Array<keyof typeof COLORS>).map((k) => html`<span style="color:${COLORS[k]}">■</span> ${k} `)}</p>`;
+}
+
+const DEPTH_COLORS = { queued: "#36c", deferred: "#e90", held: "#888" } as const;
+
+/**
+ * Queue depth per state over the window as one line per state, on the outcome chart's
+ * minute axis; a missing sample (no sampler running then) breaks the line instead of
+ * drawing a slope through the gap. Numbers only inside the SVG, like the outcome chart.
+ */
+export function queueDepthChart(samples: readonly QueueDepthSample[], now: Date, sampleSeconds: number, windowMinutes = 60): Html {
+  if (samples.length === 0) return html`<p class="muted">No samples yet: the member that exports the cluster figures records the queue depth every ${sampleSeconds} s.</p>`;
+  const w = 600;
+  const h = 120;
+  const windowMs = windowMinutes * 60_000;
+  const start = now.getTime() - windowMs;
+  const max = Math.max(1, ...samples.map((x) => Math.max(x.queued, x.deferred, x.held)));
+  const x = (t: Date) => (((t.getTime() - start) / windowMs) * w).toFixed(1);
+  const y = (v: number) => (h - (v / max) * h).toFixed(1);
+  const lines = (Object.keys(DEPTH_COLORS) as Array<keyof typeof DEPTH_COLORS>).map((state) => {
+    let d = "";
+    samples.forEach((p, i) => {
+      const gap = i === 0 || p.at.getTime() - samples[i - 1].at.getTime() > sampleSeconds * 1500;
+      const at = `${x(p.at)} ${y(p[state])}`;
+      // A line of no length with round caps is a dot: a lone sample stays visible.
+      d += gap ? `M${at}L${at}` : `L${at}`;
+    });
+    const last = samples[samples.length - 1];
+    return `<path d="${d}" fill="none" stroke="${DEPTH_COLORS[state]}" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" data-state="${state}"><title>${state}: ${last[state]} now</title></path>`;
+  });
+  const svg = `<svg viewBox="0 0 ${w} ${h + 14}" width="100%" style="max-width:${w}px" role="img" aria-label="queue depth per state, last ${windowMinutes} minutes" data-samples="${samples.length}">
+<line x1="0" y1="${h}" x2="${w}" y2="${h}" stroke="#999"/>${lines.join("")}<text x="0" y="${h + 12}" font-size="10" fill="#666">−${windowMinutes} min</text><text x="${w}" y="${h + 12}" font-size="10" fill="#666" text-anchor="end">now (max ${max})</text></svg>`;
+  const last = samples[samples.length - 1];
+  return html`${raw(svg)}<p class="muted">${(Object.keys(DEPTH_COLORS) as Array<keyof typeof DEPTH_COLORS>).map((k) => html`<span style="color:${DEPTH_COLORS[k]}">■</span> ${k} ${last[k]} `)}(sampled ${last.at.toISOString().slice(11, 16)} UTC, every ${sampleSeconds} s)</p>`;
 }
 
 export function recentFiguresView(f: RecentFigures, now: Date, windowMinutes = 60): Html {

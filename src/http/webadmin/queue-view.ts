@@ -65,7 +65,8 @@ export function queueMessagePage(d: QueueMessageDetail, content: { headers: stri
   const m = d.message;
   const back = `?back=${enc(`/admin/queue/${m.id}`)}`;
   return html`${scroll(html`<table>
-<tr><th>sender</th><td>${m.sender || "<>"}</td></tr><tr><th>recipients</th><td>${d.recipients.map((r) => r.address).join(", ")}</td></tr>
+<tr><th>sender</th><td>${m.sender || "<>"}</td></tr><tr><th>subject</th><td id="subject">${m.subject ?? ""}</td></tr>
+<tr><th>Message-ID</th><td id="message-id">${m.headerMessageId ? `<${m.headerMessageId}>` : ""}</td></tr><tr><th>recipients</th><td>${d.recipients.map((r) => r.address).join(", ")}</td></tr>
 <tr><th>size</th><td>${m.sizeBytes} bytes</td></tr><tr><th>kind</th><td>${m.kind}</td></tr>
 <tr><th>client</th><td>${m.clientAddress ?? ""}${m.authenticatedUser ? ` (AUTH ${m.authenticatedUser})` : ""}</td></tr>
 <tr><th>submitted by</th><td>${m.submittedBy}</td></tr><tr><th>processor</th><td>${m.processor ?? "(pool)"}</td></tr>
