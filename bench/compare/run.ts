@@ -11,10 +11,11 @@
  * BENCH_LAYOUT (all | split | both; `--split` = both: adds `--role frontend` + `--role backend`),
  * BENCH_STATEMENTS (1: one more `--role all` run with log_statement=all counts statements; 0 = skip),
  * BENCH_PROFILE=1 or `--cpu-prof` (members run under `node --cpu-prof`; top 15 self-time functions),
+ * BENCH_POSTFIX=0 (mailcluster only: its CPU ms/msg while tuning, no ratios),
  * BENCH_PG_LOG (the server's log file, when it cannot be found). Needs root (Postfix, /proc of
  * PostgreSQL's processes) and a PostgreSQL on this machine.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -35,6 +36,7 @@ const LAYOUTS: Layout[] = layoutChoice === "both" ? ["all", "split"] : [layoutCh
 const ROUNDS = env("BENCH_ROUNDS", 3);
 const PROFILE = process.env.BENCH_PROFILE === "1" || argv.includes("--cpu-prof");
 const COUNT_STATEMENTS = process.env.BENCH_STATEMENTS !== "0";
+const POSTFIX = process.env.BENCH_POSTFIX !== "0";
 const DOMAIN = "bench.test";
 const load = {
   messages: env("BENCH_MESSAGES", 4000),
@@ -73,9 +75,9 @@ try {
   };
   for (let round = 1; round <= ROUNDS; round++) {
     record(await runMailcluster(server, { layout: LAYOUTS[0], round, load, countStatements: false, profileDir, windows }));
-    record(await runPostfix("maildir", round, load, DOMAIN, postfixPort));
+    if (POSTFIX) record(await runPostfix("maildir", round, load, DOMAIN, postfixPort));
     if (LAYOUTS[1]) record(await runMailcluster(server, { layout: LAYOUTS[1], round, load, countStatements: false, profileDir, windows }));
-    record(await runPostfix("discard", round, load, DOMAIN, postfixPort));
+    if (POSTFIX) record(await runPostfix("discard", round, load, DOMAIN, postfixPort));
   }
   let counted: RunResult | undefined;
   if (COUNT_STATEMENTS) {
@@ -89,4 +91,8 @@ try {
   await dropTemplate();
   await admin.end();
 }
-if (profileDir) console.log(`\nprofiles (open in Chrome DevTools): ${profileDir}`);
+if (profileDir) {
+  // The load's time spans (profile clock), for looking at the profiles further.
+  writeFileSync(join(profileDir, "windows.json"), JSON.stringify(windows));
+  console.log(`\nprofiles (open in Chrome DevTools): ${profileDir}`);
+}
