@@ -8,7 +8,8 @@
  *
  * BENCH_MESSAGES (default 2000) pre-queued for the throughput run, BENCH_LATENCY_MESSAGES
  * (default 500) for the latency run, BENCH_ACCOUNTS (default 50). Creates and drops its own
- * database per run. Prints a table, then the statements the backend member sent to PostgreSQL
+ * database per run. CPU per message of the drain: the bench process (the members run in it; nothing
+ * else does then) plus the PostgreSQL backends of the bench database (Linux /proc). Prints a table, then the statements the backend member sent to PostgreSQL
  * per message (counted at the driver, on a separate run with 1 backend: pre-queued, and at a
  * steady 100 msg/s; heartbeat, polls and wake-ups included). BENCH_COUNT=0 skips that run.
  */
@@ -29,6 +30,7 @@ import type { Storage } from "../../src/db/storage.ts";
 import { Member } from "../../src/member.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { silentLogger } from "../../src/util/logger.ts";
+import { parentOf, PostgresCpu } from "../compare/proc-cpu.ts";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
@@ -39,9 +41,10 @@ const body = new TextEncoder().encode(
 );
 
 const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+const postmaster = parentOf(Number((await admin`SELECT pg_backend_pid() AS pid`)[0].pid));
 const runtime = await detectRuntime();
 
-async function withDatabase<T>(task: (url: string, main: Storage) => Promise<T>): Promise<T> {
+async function withDatabase<T>(task: (url: string, main: Storage, name: string) => Promise<T>): Promise<T> {
   const name = `mc_bench_local_${randomBytes(4).toString("hex")}`;
   await admin.unsafe(`CREATE DATABASE ${name}`);
   const u = new URL(adminUrl);
@@ -49,7 +52,7 @@ async function withDatabase<T>(task: (url: string, main: Storage) => Promise<T>)
   const main = openPostgresJs(u.toString(), { max: 10 });
   try {
     await migrate(main.db);
-    return await task(u.toString(), main);
+    return await task(u.toString(), main, name);
   } finally {
     await main.close();
     await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -76,9 +79,9 @@ async function submitMany(main: Storage, accounts: string[], n: number, concurre
 
 const stored = async (main: Storage) => num((await queryRows(main.db, sql`SELECT count(*)::int AS n FROM mailbox_messages`))[0].n);
 
-async function waitStored(main: Storage, n: number, timeoutMs = 600_000): Promise<void> {
+async function waitStored(main: Storage, n: number, timeoutMs = 600_000, poll: () => Promise<number> = () => stored(main)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((await stored(main)) < n) {
+  while ((await poll()) < n) {
     if (Date.now() > deadline) throw new Error(`timed out: ${await stored(main)} of ${n} stored`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -89,28 +92,41 @@ interface Result {
   throughput: number;
   drainSeconds: number;
   rate: number;
+  /** CPU ms per message while draining: members (this process) and PostgreSQL backends. */
+  cpuMembers: number;
+  cpuPg: number;
   p50: number;
   p99: number;
 }
 
 async function run(backends: number): Promise<Result> {
-  return withDatabase(async (url, main) => {
+  return withDatabase(async (url, main, name) => {
     await addDomain(main.db, "bench.test");
     const accounts: string[] = [];
     for (let i = 0; i < ACCOUNTS; i++) accounts.push(await addAccount(main.db, { address: `user${i}@bench.test` }));
     await setSetting(main.db, "queue_poll_interval_ms", 200);
     await setSetting(main.db, "retry_initial_seconds", 1);
+    // The drain is watched through a connection of its own, left out of the CPU figure.
+    const poller = postgres(url, { max: 1, onnotice: () => {} });
+    const [{ pid }] = await poller`SELECT pg_backend_pid() AS pid`;
+    const pg = new PostgresCpu(name, postmaster, new Set([Number(pid)]));
 
     // Throughput: the queue is full before the backends start.
     await submitMany(main, accounts, MESSAGES);
     const members: Member[] = [];
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    pg.start();
     for (let b = 0; b < backends; b++) {
       const config = loadConfig({}, { name: `bench-backend-${b}`, httpPort: 0, role: "backend", submit: "locally-for-others" });
       members.push(await Member.start({ config, storage: openPostgresJs(url, { max: 8 }), runtime, logger: silentLogger, components: [createBackendComponent()] }));
     }
-    await waitStored(main, MESSAGES);
+    await waitStored(main, MESSAGES, 600_000, async () => Number((await poller`SELECT count(*)::int AS n FROM mailbox_messages`)[0].n));
     const drainSeconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMembers = (cpu.user + cpu.system) / 1000 / MESSAGES;
+    const cpuPg = (1000 * pg.stop().backends) / MESSAGES;
+    await poller.end();
     const throughput = MESSAGES / drainSeconds;
 
     // Latency: steady submissions at half that rate, submit → stored per message.
@@ -134,7 +150,7 @@ async function run(backends: number): Promise<Result> {
     const ms = rows.map((r) => num(r.ms)).sort((a, b) => a - b);
     const pct = (p: number) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))];
     for (const m of members) await m.stop();
-    return { backends, throughput, drainSeconds, rate, p50: pct(50), p99: pct(99) };
+    return { backends, throughput, drainSeconds, rate, cpuMembers, cpuPg, p50: pct(50), p99: pct(99) };
   });
 }
 
@@ -195,10 +211,11 @@ const counted = process.env.BENCH_COUNT === "0" ? null : await countStatements()
 await admin.end();
 
 console.log(`local delivery: ${MESSAGES} pre-queued messages (1 recipient, ${body.byteLength} bytes) over ${ACCOUNTS} accounts; latency at half the throughput, ${LATENCY_MESSAGES} messages`);
-console.log("backends | queued→stored msg/s | drain s | latency run msg/s | p50 ms | p99 ms");
+console.log("backends | queued→stored msg/s | drain s | CPU ms/msg members + pg | latency run msg/s | p50 ms | p99 ms");
 for (const r of results) {
+  const cpu = `${r.cpuMembers.toFixed(2)} + ${r.cpuPg.toFixed(2)}`;
   console.log(
-    `${String(r.backends).padStart(8)} | ${r.throughput.toFixed(1).padStart(19)} | ${r.drainSeconds.toFixed(1).padStart(7)} | ${r.rate.toFixed(1).padStart(17)} | ${r.p50.toFixed(0).padStart(6)} | ${r.p99.toFixed(0).padStart(6)}`,
+    `${String(r.backends).padStart(8)} | ${r.throughput.toFixed(1).padStart(19)} | ${r.drainSeconds.toFixed(1).padStart(7)} | ${cpu.padStart(23)} | ${r.rate.toFixed(1).padStart(17)} | ${r.p50.toFixed(0).padStart(6)} | ${r.p99.toFixed(0).padStart(6)}`,
   );
 }
 if (counted) {
