@@ -1,8 +1,7 @@
 import { sql } from "drizzle-orm";
 import { retryOnDeadlock } from "../db/deadlock.ts";
 import type { Db, Executor, Tx } from "../db/db.ts";
-import { num, pgArray, queryRows, str } from "../db/rows.ts";
-import { mailboxMessages as mailboxMessagesTable } from "../db/schema/index.ts";
+import { num, pgArray, queryRows, str, ts } from "../db/rows.ts";
 
 export interface StoreParams {
   account: string;
@@ -41,7 +40,7 @@ export interface StoreBatchParams {
   inTransaction?: (tx: Tx, results: readonly StoreResult[]) => Promise<void>;
 }
 
-/** Rows per INSERT: bounded by bytes so a batch of large messages is not one giant statement. */
+/** Body bytes per INSERT: bounded so a batch of large messages is not one giant statement. */
 const INSERT_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Store one message for one account (storeBatch of one). */
@@ -105,78 +104,80 @@ async function storeIn(tx: Executor, p: StoreBatchParams): Promise<StoreResult[]
 
   await checkQuota(tx, p.entries, results);
 
-  // Uids: one upsert hands out a run of them per (account, folder).
-  const runs = new Map<string, { account: string; folder: string; n: number; next: number; id: number }>();
-  p.entries.forEach((e, i) => {
-    if (!live(i)) return;
-    const key = `${e.account}\0${e.folder}`;
-    const run = runs.get(key);
-    if (run) run.n += 1;
-    else runs.set(key, { account: e.account, folder: e.folder, n: 1, next: 0, id: 0 });
-  });
-  if (runs.size === 0) return results.map((r) => r ?? { kind: "duplicate" });
-  const ordered = [...runs.values()].sort((a, b) => (a.account === b.account ? (a.folder < b.folder ? -1 : 1) : a.account < b.account ? -1 : 1));
-  const folders = await queryRows(
-    tx,
-    sql`INSERT INTO mailbox_folders AS f (account, name, next_uid)
-        SELECT account, name, 1 + n FROM unnest(${pgArray(ordered.map((r) => r.account))}::text[], ${pgArray(ordered.map((r) => r.folder))}::text[], ${pgArray(ordered.map((r) => r.n))}::int[]) AS v(account, name, n)
-        ON CONFLICT (account, name) DO UPDATE SET next_uid = f.next_uid + EXCLUDED.next_uid - 1
-        RETURNING id, account, name, next_uid`,
-  );
-  for (const f of folders) {
-    const run = runs.get(`${str(f.account)}\0${str(f.name)}`);
-    if (!run) continue;
-    run.id = num(f.id);
-    run.next = num(f.next_uid) - run.n;
-  }
-
-  // The rows, in as few INSERTs as their size allows.
-  const pending: Array<{ index: number; uid: number; folderId: number }> = [];
-  p.entries.forEach((e, i) => {
-    if (!live(i)) return;
-    const run = runs.get(`${e.account}\0${e.folder}`);
-    if (!run) return;
-    pending.push({ index: i, uid: run.next++, folderId: run.id });
-  });
-  for (let at = 0; at < pending.length; ) {
-    const chunk: typeof pending = [];
+  // The rows, in as few statements as their size allows; each hands out its uids itself.
+  const todo = p.entries.flatMap((e, i) => (live(i) ? [i] : []));
+  for (let at = 0; at < todo.length; ) {
+    const chunk: number[] = [];
+    const bodies = new Set<Uint8Array>();
     let bytes = 0;
-    while (at < pending.length && (chunk.length === 0 || bytes + p.entries[pending[at].index].content.byteLength <= INSERT_MAX_BYTES)) {
-      bytes += p.entries[pending[at].index].content.byteLength;
-      chunk.push(pending[at++]);
+    while (at < todo.length) {
+      const content = p.entries[todo[at]].content;
+      const more = bodies.has(content) ? 0 : content.byteLength;
+      if (chunk.length > 0 && bytes + more > INSERT_MAX_BYTES) break;
+      bodies.add(content);
+      bytes += more;
+      chunk.push(todo[at++]);
     }
-    const inserted = await tx
-      .insert(mailboxMessagesTable)
-      .values(
-        chunk.map(({ index, uid, folderId }) => {
-          const e = p.entries[index];
-          return {
-            account: e.account,
-            folderId,
-            uid,
-            queueMessageId: e.queueMessageId,
-            flags: [...e.flags],
-            sizeBytes: e.content.byteLength,
-            sender: e.sender,
-            subject: e.subject,
-            storedEpoch: e.epoch ?? 0,
-            storedBy: p.member,
-            internalDate: p.internalDate,
-            content: e.content,
-          };
-        }),
-      )
-      .onConflictDoNothing({ target: [mailboxMessagesTable.account, mailboxMessagesTable.queueMessageId] })
-      .returning({ id: mailboxMessagesTable.id, account: mailboxMessagesTable.account, queueMessageId: mailboxMessagesTable.queueMessageId });
-    const ids = new Map(inserted.map((r) => [`${r.account}\0${r.queueMessageId}`, r.id]));
-    for (const { index, uid } of chunk) {
-      const e = p.entries[index];
-      const id = ids.get(`${e.account}\0${e.queueMessageId}`);
+    const stored = await insertRows(tx, p, chunk.map((i) => p.entries[i]));
+    for (const i of chunk) {
+      const e = p.entries[i];
+      const row = stored.get(`${e.account}\0${e.queueMessageId}`);
       // Stored before (a redelivery), or a concurrent twin won the unique index: the uid stays a gap.
-      results[index] = id === undefined ? { kind: "duplicate" } : { kind: "stored", id, uid, folder: e.folder };
+      results[i] = row === undefined ? { kind: "duplicate" } : { kind: "stored", id: row.id, uid: row.uid, folder: e.folder };
     }
   }
   return results.map((r) => r ?? { kind: "duplicate" });
+}
+
+/**
+ * Entries (each a distinct account and message) as mailbox rows, in ONE statement whose text is
+ * the same for every batch size (each column an array parameter, the bodies one bytea sliced by
+ * offset, a body shared by several entries sent once), so each connection prepares it once:
+ * - uids: one upsert per (account, folder) takes a run of them, in (account, folder) order so
+ *   concurrent stores lock folders in the same order; folders are created on demand;
+ * - rows: inserted in entry order, uid = the run's start + rank within it; ON CONFLICT DO
+ *   NOTHING on (account, queue message id): a redelivery stores no second copy, no SELECT first.
+ * Returns the rows inserted, by account and queue message id.
+ */
+async function insertRows(tx: Executor, p: StoreBatchParams, entries: readonly StoreEntry[]): Promise<Map<string, { id: number; uid: number }>> {
+  const offsets = new Map<Uint8Array, number>();
+  let size = 0;
+  for (const e of entries) {
+    if (offsets.has(e.content)) continue;
+    offsets.set(e.content, size);
+    size += e.content.byteLength;
+  }
+  const bodies = new Uint8Array(size);
+  for (const [content, at] of offsets) bodies.set(content, at);
+  const col = <T extends string | number | null>(f: (e: StoreEntry) => T) => pgArray(entries.map(f));
+  const rows = await queryRows(
+    tx,
+    sql`
+    WITH v AS (
+      SELECT * FROM unnest(
+        ${col((e) => e.account)}::text[], ${col((e) => e.folder)}::text[], ${col((e) => e.queueMessageId)}::bigint[],
+        ${col((e) => pgArray(e.flags))}::text[], ${col((e) => e.sender)}::text[], ${col((e) => e.subject)}::text[],
+        ${col((e) => e.epoch ?? 0)}::bigint[], ${col((e) => offsets.get(e.content) as number)}::int[], ${col((e) => e.content.byteLength)}::int[]
+      ) WITH ORDINALITY AS v(account, folder, queue_message_id, flags, sender, subject, stored_epoch, body_at, body_bytes, k)
+    ),
+    runs AS (SELECT account, folder, count(*)::int AS n FROM v GROUP BY account, folder),
+    f AS (
+      INSERT INTO mailbox_folders AS f (account, name, next_uid)
+      SELECT account, folder, 1 + n FROM runs ORDER BY account, folder
+      ON CONFLICT (account, name) DO UPDATE SET next_uid = f.next_uid + EXCLUDED.next_uid - 1
+      RETURNING f.id, f.account, f.name, f.next_uid
+    )
+    INSERT INTO mailbox_messages (account, folder_id, uid, queue_message_id, flags, size_bytes, sender, subject, stored_epoch, stored_by, internal_date, content)
+    SELECT v.account, f.id, f.next_uid - runs.n - 1 + row_number() OVER (PARTITION BY v.account, v.folder ORDER BY v.k)::int,
+           v.queue_message_id, v.flags::text[], v.body_bytes, v.sender, v.subject, v.stored_epoch, ${p.member}, ${ts(p.internalDate)},
+           substring(${bodies}::bytea FROM v.body_at + 1 FOR v.body_bytes)
+    FROM v JOIN runs ON runs.account = v.account AND runs.folder = v.folder
+           JOIN f ON f.account = v.account AND f.name = v.folder
+    ORDER BY v.k
+    ON CONFLICT (account, queue_message_id) DO NOTHING
+    RETURNING id, account, queue_message_id, uid`,
+  );
+  return new Map(rows.map((r) => [`${str(r.account)}\0${num(r.queue_message_id)}`, { id: num(r.id), uid: num(r.uid) }]));
 }
 
 /**
