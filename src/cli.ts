@@ -13,6 +13,7 @@ import { registerRoute } from "./cli/commands/route.ts";
 import { registerRules } from "./cli/commands/rules.ts";
 import { registerSettings } from "./cli/commands/settings.ts";
 import { registerStart } from "./cli/commands/start.ts";
+import { registerSuppression } from "./cli/commands/suppression.ts";
 import { coerceError } from "./util/errors.ts";
 
 function version(): string {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerAlias(program);
   registerQueue(program);
   registerRoute(program);
+  registerSuppression(program);
   registerAdminToken(program);
   registerDatabaseUrl(program);
   // After account and domain: rules hang "account rules" and "domain rules" under them.
