@@ -193,9 +193,12 @@ export class Member {
     });
     // The overview's queue depth history: one member (the exporter of the cluster gauges) samples.
     const sampler = new QueueDepthSampler({ db: ctx.db, clock: ctx.clock, member: this.o.config.memberName, isSampler: () => exportsClusterFigures(ctx) });
-    this.every(QUEUE_DEPTH_TICK_MS, async () => {
+    const sample = async () => {
       await sampler.tick();
-    });
+    };
+    this.every(QUEUE_DEPTH_TICK_MS, sample);
+    // A first point at start: after a restart the chart need not wait for the timer.
+    sample().catch((err) => ctx.logger.warn({ err: coerceError(err).message }, "queue depth sample failed"));
   }
 
   private every(ms: number, task: () => Promise<void>): void {

@@ -6,10 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detectRuntime } from "../../adapters/runtime/index.ts";
 import { setSetting } from "../../src/cluster/settings.ts";
 import { loadConfig } from "../../src/config.ts";
-import { num, queryRows, str } from "../../src/db/rows.ts";
+import { date, num, queryRows, str } from "../../src/db/rows.ts";
 import { attempts } from "../../src/db/schema/index.ts";
 import { adminComponent } from "../../src/http/admin/component.ts";
 import { Member } from "../../src/member.ts";
+import { recordQueueDepth } from "../../src/queue/depth-history.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
@@ -192,6 +193,84 @@ describe("WebAdmin in Chromium", () => {
     await page.goto(`${base}/admin?refresh=off`);
     expect(await page.textContent("main")).toContain("greeting timeout");
     await shot(page, "overview");
+    await page.close();
+  }, 60_000);
+
+  it("delivery log: search by subject and by Message-ID; the message page shows both", async () => {
+    const report = (
+      await submitMessage(tdb.storage.db, {
+        envelope: { sender: "boss@origin.test", recipients: [{ address: "team@far.test" }] },
+        content: new TextEncoder().encode("Subject: =?UTF-8?Q?Quartalsbericht_Q3_=E2=80=93_final?=\r\nMessage-ID: <q3-report.77@origin.test>\r\n\r\nnumbers\r\n"),
+        submittedBy: NAME,
+        processor: NAME,
+        now: new Date(),
+      })
+    ).messageId;
+    const other = await queued("noise@far.test");
+    const rows = await queryRows(tdb.storage.db, sql`SELECT id, message_id, address FROM recipients WHERE message_id IN (${report}, ${other})`);
+    await tdb.storage.db.insert(attempts).values(
+      rows.map((r) => ({ messageId: num(r.message_id), recipientId: num(r.id), address: str(r.address), member: NAME, outcome: "deferred", replyCode: 451, enhancedStatus: "4.7.1", replyText: `later ${str(r.address)}`, remoteHost: "mx.far.test", startedAt: new Date(), durationMs: 12 })),
+    );
+    const page = await loggedIn();
+    await page.click("nav >> text=Delivery log");
+    await page.fill('input[name="subject"]', "quartalsbericht q3");
+    await page.click('button:has-text("Search")');
+    let table = await page.textContent("main table");
+    expect(table).toContain("Quartalsbericht Q3 – final");
+    expect(table).toContain("later team@far.test");
+    expect(table).not.toContain("noise@far.test");
+
+    await page.fill('input[name="subject"]', "");
+    await page.fill('input[name="messageId"]', "<q3-report.77@origin.test>");
+    await page.click('button:has-text("Search")');
+    table = await page.textContent("main table");
+    expect(table).toContain("later team@far.test");
+    expect(table).not.toContain("noise@far.test");
+    expect(await page.locator("main table tr").count()).toBe(2);
+    await shot(page, "delivery-log-message-id");
+
+    // A Message-ID that names nothing finds nothing; an overlong one is refused with the field named.
+    await page.fill('input[name="messageId"]', "q3-report.77");
+    await page.click('button:has-text("Search")');
+    expect(await page.textContent("main")).toContain("No attempts match.");
+    const long = await page.goto(`${base}/admin/log?subject=${"x".repeat(999)}`);
+    expect(long?.status()).toBe(400);
+    expect(await page.textContent(".error")).toContain("subject:");
+
+    await page.goto(`${base}/admin/log?messageId=q3-report.77%40origin.test`);
+    await page.click(`main table a[href="/admin/queue/${report}"]`);
+    expect(await page.textContent("#subject")).toBe("Quartalsbericht Q3 – final");
+    expect(await page.textContent("#message-id")).toBe("<q3-report.77@origin.test>");
+    await page.close();
+  }, 60_000);
+
+  it("overview: the queue depth chart draws the samples the member takes", async () => {
+    // The member samples once at start (it is the only one, so it exports the cluster figures).
+    let taken: Array<Record<string, unknown>> = [];
+    await until(async () => {
+      taken = await queryRows(tdb.storage.db, sql`SELECT sampled_at, queued FROM queue_depth_samples WHERE sampled_by = ${NAME}`);
+      return taken.length > 0;
+    }, "the member records a queue depth sample");
+    // Earlier minutes, as a member running for a while would have recorded them.
+    const slot = date(taken[0].sampled_at).getTime();
+    for (let i = 1; i <= 5; i++) await recordQueueDepth(tdb.storage.db, new Date(slot - i * 60_000), "earlier", { queued: i, deferred: 10 - i, held: 1 });
+    const page = await loggedIn();
+    await page.goto(`${base}/admin?refresh=off`);
+    const chart = page.locator('svg[aria-label^="queue depth per state"]');
+    expect(Number(await chart.getAttribute("data-samples"))).toBeGreaterThanOrEqual(6);
+    for (const state of ["queued", "deferred", "held"]) {
+      const d = (await chart.locator(`path[data-state="${state}"]`).getAttribute("d")) ?? "";
+      // Six points or more on one unbroken line: one move, the rest line segments.
+      expect((d.match(/L/g) ?? []).length).toBeGreaterThanOrEqual(6);
+      expect(await chart.locator(`path[data-state="${state}"]`).isVisible()).toBe(true);
+    }
+    // Live by default: the page asks the browser to reload it.
+    await page.goto(`${base}/admin`);
+    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute("content")).toBe("15");
+    await page.setViewportSize({ width: 390, height: 844 });
+    const box = await page.locator('svg[aria-label^="queue depth per state"]').boundingBox();
+    expect(box && box.width <= 390).toBe(true);
+    await shot(page, "overview-phone");
     await page.close();
   }, 60_000);
 
