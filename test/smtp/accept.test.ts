@@ -55,6 +55,7 @@ describe("accepting mail for local recipients", () => {
       from: "sender@elsewhere.test",
       to: ["alice@local.test", "Bob@LOCAL.test", "team@local.test"],
       subject: "hello",
+      messageId: "<accept-1@elsewhere.test>",
       text: "body text",
     });
     t.close();
@@ -62,8 +63,10 @@ describe("accepting mail for local recipients", () => {
     const id = Number(/queued as (\d+)/.exec(info.response)?.[1]);
     const rcpts = await queuedRecipients(tdb.storage, id);
     expect(rcpts.map((r) => r.address)).toEqual(["alice@local.test", "Bob@local.test", "team@local.test"]);
-    const [msg] = await queryRows(tdb.storage.db, sql`SELECT sender, rule_invocations, submitted_by, processor, tls, client_helo, pending_recipients FROM messages WHERE id = ${id}`);
+    const [msg] = await queryRows(tdb.storage.db, sql`SELECT sender, rule_invocations, submitted_by, processor, tls, client_helo, pending_recipients, subject, header_message_id FROM messages WHERE id = ${id}`);
     expect(str(msg.sender)).toBe("sender@elsewhere.test");
+    // Kept for the delivery log's search, from the header fields the frontend split for the rules.
+    expect([msg.subject, msg.header_message_id]).toEqual(["hello", "accept-1@elsewhere.test"]);
     expect(num(msg.rule_invocations)).toBe(1);
     expect(str(msg.submitted_by)).toBe("fe-test");
     expect(str(msg.processor)).toBe("fe-test");
