@@ -24,6 +24,7 @@ import { routeRoutes } from "./routes-routes.ts";
 import { ruleRoutes } from "./rules-routes.ts";
 import { createSession, endSession, isLiveSession, SESSION_TTL_SECONDS } from "./sessions.ts";
 import { settingRoutes } from "./settings-routes.ts";
+import { suppressionRoutes } from "./suppressions-routes.ts";
 
 export const WEBADMIN_PREFIX = "/admin";
 export const SESSION_COOKIE = "mailcluster_admin";
@@ -103,6 +104,7 @@ ${recentFiguresView(recent, now)}<h2>Members</h2>${membersTable(members, now)}<h
   settingRoutes(app, d);
   ruleRoutes(app, d);
   logRoutes(app, d);
+  suppressionRoutes(app, d);
 
   return app;
 }

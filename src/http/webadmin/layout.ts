@@ -24,6 +24,7 @@ const NAV: ReadonlyArray<[string, string]> = [
   ["/admin/accounts", "Accounts"],
   ["/admin/aliases", "Aliases"],
   ["/admin/routes", "Routes"],
+  ["/admin/suppressions", "Suppressions"],
   ["/admin/rules", "Rules"],
   ["/admin/settings", "Settings"],
 ];
