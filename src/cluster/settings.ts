@@ -115,6 +115,10 @@ export const DEFAULT_SETTINGS = {
   smtp_recipient_cache_seconds: 5,
   /** Comma-separated load-balancer addresses whose connections start with a PROXY v1 header ("*" = all); "" = none. */
   smtp_proxy_protocol_from: "" as string,
+  /** Inbound mail (unauthenticated, not a trusted network): verify DKIM, SPF and DMARC into Authentication-Results (never rejects). */
+  inbound_auth_results: true as boolean,
+  /** Inbound authentication: DATA waits at most this long for DNS, then records temperror. */
+  inbound_auth_timeout_ms: 5_000,
 } as const;
 
 export type SettingKey = keyof typeof DEFAULT_SETTINGS;

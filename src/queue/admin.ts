@@ -8,8 +8,8 @@ import { wakeWorkers } from "./wake-up.ts";
 
 /**
  * Queue operations for operators (admin API, CLI, WebAdmin), each one statement with its SQL
- * in plain sight. A target is one queue message (all its pending recipients) or every
- * pending recipient of one domain.
+ * in plain sight. A target is one queue message (all its pending recipients), every
+ * pending recipient of one domain, or every pending recipient of the queue.
  *
  * In-flight recipients (leased by a live worker, locked_until in the future):
  * - retry leaves them alone: the worker is trying right now and records its own outcome;
@@ -19,7 +19,7 @@ import { wakeWorkers } from "./wake-up.ts";
  *   (record-outcomes only writes rows still 'queued' and locked by it), so a delivery that
  *   succeeded during a hold may happen again after release: at-least-once, as everywhere.
  */
-export type QueueTarget = { messageId: number } | { domain: string };
+export type QueueTarget = { messageId: number } | { domain: string } | { all: true };
 
 export interface QueueOpResult {
   /** Recipients changed. */
@@ -38,6 +38,7 @@ export class QueueAdminError extends Error {
 export const BOUNCE_REPLY = { code: 550, enhanced: "5.0.0", text: "bounced by administrator" } as const;
 
 function targetSql(t: QueueTarget): SQL {
+  if ("all" in t) return sql`TRUE`;
   return "messageId" in t ? sql`r.message_id = ${t.messageId}` : sql`r.domain = ${t.domain.trim().toLowerCase()}`;
 }
 
@@ -47,8 +48,11 @@ function summarise(rows: Record<string, unknown>[]): QueueOpResult {
 
 /** A message id that does not exist is an error; a domain with nothing queued simply changes nothing. */
 async function ensureTarget(db: Executor, t: QueueTarget): Promise<void> {
+  if ("all" in t) return;
   if (!("messageId" in t)) {
     if (t.domain.trim() === "") throw new QueueAdminError("a domain is required");
+    // A wildcard here used to match nothing and report success; the whole queue is its own target.
+    if (t.domain.includes("*")) throw new QueueAdminError(`"${t.domain}" is not a domain: to act on every pending recipient, target the whole queue (CLI --all)`);
     return;
   }
   if (!Number.isSafeInteger(t.messageId) || t.messageId <= 0) throw new QueueAdminError(`invalid queue id "${t.messageId}"`);
@@ -68,6 +72,11 @@ export async function retryQueue(db: Executor, t: QueueTarget, now: Date): Promi
   );
   if (rows.length > 0) await wakeWorkers(db, "");
   return summarise(rows);
+}
+
+/** Every queued recipient due now, like `postqueue -f`; held ones stay held. */
+export function flushQueue(db: Executor, now: Date): Promise<QueueOpResult> {
+  return retryOnDeadlock(() => retryQueue(db, { all: true }, now));
 }
 
 /** 'held' rows are never claimed (the claim takes only 'queued'). */
@@ -143,7 +152,7 @@ export async function bounceQueue(db: Executor, t: QueueTarget, now: Date, actor
 /**
  * Remove from the queue without any notice. By id: the whole message, whatever its state
  * (body, recipients; the attempts history stays). By domain: the pending recipients of that
- * domain; their messages' pending counts drop accordingly, a message left without any
+ * domain (or of the whole queue); their messages' pending counts drop accordingly, a message left without any
  * recipient is deleted, one left with only final recipients is done.
  */
 export async function deleteQueue(db: Executor, t: QueueTarget, now: Date): Promise<QueueOpResult> {
@@ -211,6 +220,8 @@ export interface QueueItem {
   lastCode: number | null;
   lastStatus: string | null;
   lastText: string | null;
+  /** The message's size, where the listing selected it (m.size_bytes); null otherwise. */
+  sizeBytes: number | null;
 }
 
 function stateSql(state: QueueStateFilter): SQL {
@@ -222,12 +233,13 @@ function stateSql(state: QueueStateFilter): SQL {
 /** Queue items (one per recipient), oldest first. Default: the pending ones (queued and held). */
 export async function listQueue(db: Executor, p: QueueListParams = {}): Promise<QueueItem[]> {
   const limit = Math.min(Math.max(p.limit ?? 200, 1), 10_000);
-  const domain = p.domain ? sql`AND r.domain = ${p.domain.trim().toLowerCase()}` : sql``;
+  // "*" lists every domain, as no filter does (an exact match on "*" would list nothing).
+  const domain = p.domain && p.domain.trim() !== "*" ? sql`AND r.domain = ${p.domain.trim().toLowerCase()}` : sql``;
   const rows = await queryRows(
     db,
     // Pick the page of recipients first, then join the senders of just those rows.
     sql`SELECT r.id, r.message_id, m.sender, r.address, r.domain, r.state, r.attempts, r.queued_at, r.next_attempt_at,
-               r.locked_by, r.locked_until, r.last_code, r.last_status, r.last_text
+               r.locked_by, r.locked_until, r.last_code, r.last_status, r.last_text, m.size_bytes
         FROM (
           SELECT * FROM recipients r
           WHERE ${stateSql(p.state ?? "pending")} ${domain}
@@ -256,6 +268,7 @@ export function itemFromRow(r: Record<string, unknown>): QueueItem {
     lastCode: numOrNull(r.last_code),
     lastStatus: strOrNull(r.last_status),
     lastText: strOrNull(r.last_text),
+    sizeBytes: numOrNull(r.size_bytes),
   };
 }
 

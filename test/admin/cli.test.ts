@@ -7,6 +7,7 @@ import { accountAdd, accountList, accountMessages, parseQuota, readPassword } fr
 import { aliasAdd, aliasList, aliasRemove } from "../../src/cli/commands/alias.ts";
 import { domainAdd, domainList, domainRemove } from "../../src/cli/commands/domain.ts";
 import { queueAction, queueList, queueShow, queueTarget } from "../../src/cli/commands/queue.ts";
+import { dbQueue } from "../../src/cli/queue-source.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
 import { resolveAdminToken } from "../../src/http/admin/token.ts";
 import { silentLogger } from "../../src/util/logger.ts";
@@ -87,15 +88,16 @@ describe("CLI command functions", () => {
     await expect(readPassword({ passwordStdin: true }, stdinOf("a\nb\n"))).rejects.toThrow(/one line/);
     expect(await readPassword({ passwordStdin: true }, stdinOf("s3cret\n"))).toBe("s3cret");
     expect(await readPassword({})).toBeNull();
-    expect(() => queueTarget(undefined, undefined)).toThrow(/queue id or --domain/);
-    expect(() => queueTarget("5", "x.test")).toThrow(/not both/);
-    expect(() => queueTarget("5x", undefined)).toThrow(/invalid queue id/);
+    expect(() => queueTarget(undefined, {})).toThrow(/give a queue id, --domain DOMAIN or --all/);
+    expect(() => queueTarget("5", { domain: "x.test" })).toThrow(/not several/);
+    expect(() => queueTarget("5x", {})).toThrow(/invalid queue id/);
     await expect(accountAdd(tdb.storage.db, "bad@cli.test", { quota: "-1" }, null, collector().out)).rejects.toThrow(/quota/);
     expect((await queryRows(tdb.storage.db, sql`SELECT 1 FROM accounts WHERE address = 'bad@cli.test'`)).length).toBe(0);
   });
 
   it("queue list, show and actions", async () => {
     const db = tdb.storage.db;
+    const q = dbQueue(db);
     const { messageId } = await submitMessage(db, {
       envelope: { sender: "s@origin.test", recipients: [{ address: "r@dest.test" }] },
       content: new TextEncoder().encode("Subject: q\r\n\r\nq\r\n"),
@@ -104,20 +106,20 @@ describe("CLI command functions", () => {
       now: new Date(),
     });
     const l = collector();
-    await queueList(db, { json: true }, l.out);
+    await queueList(q, { json: true }, l.out);
     expect(l.json()).toMatchObject([{ id: messageId, recipient: "r@dest.test", state: "queued" }]);
-    await expect(queueList(db, { state: "lost" }, collector().out)).rejects.toThrow(/--state must be one of/);
+    await expect(queueList(q, { state: "lost" }, collector().out)).rejects.toThrow(/--state must be one of/);
     const h = collector();
-    await queueAction(db, "hold", { domain: "dest.test" }, false, h.out);
+    await queueAction(q, "hold", { domain: "dest.test" }, false, h.out);
     expect(h.lines).toEqual(["hold domain dest.test: 1 recipient(s) of 1 message(s)"]);
-    await queueAction(db, "bounce", { messageId }, false, collector().out);
+    await queueAction(q, "bounce", { messageId }, false, collector().out);
     const s = collector();
-    await queueShow(db, String(messageId), false, s.out);
+    await queueShow(q, String(messageId), false, s.out);
     const shown = s.lines.join("\n");
     expect(shown).toContain("r@dest.test");
     expect(shown).toContain("bounced by administrator");
     expect(shown).toContain("admin:cli");
-    await expect(queueShow(db, "999999", false, collector().out)).rejects.toThrow(/no queue message/);
+    await expect(queueShow(q, "999999", false, collector().out)).rejects.toThrow(/no queue message/);
   });
 });
 

@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { AccountError, addAccount, listAccounts, removeAccount } from "../../accounts/store.ts";
 import { listStoredMessages } from "../../accounts/stored-messages.ts";
 import type { Executor } from "../../db/db.ts";
-import { withDatabase } from "../context.ts";
+import { apiAccountAdd, apiAccountList, apiAccountMessages, apiAccountRemove } from "../api-commands.ts";
+import { withTarget } from "../context.ts";
 import { type Out, printResult, printRows } from "../output-admin.ts";
 
 export interface AccountAddOptions {
@@ -70,6 +71,13 @@ export async function accountMessages(db: Executor, address: string, json: boole
   );
 }
 
+/** --domain for listings: "*" (or nothing) is every domain; another wildcard is refused, since it would match none. */
+export function accountDomainFilter(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === "*") return undefined;
+  if (raw.trim() === "" || raw.includes("*")) throw new AccountError(`--domain "${raw}" is not a domain ("*" lists every domain)`);
+  return raw.trim();
+}
+
 export function registerAccount(program: Command): void {
   const cmd = program.command("account").description("accounts in local domains");
   cmd
@@ -82,21 +90,28 @@ export function registerAccount(program: Command): void {
     .action(async (address: string, o: AccountAddOptions) => {
       // Read stdin before opening the database, so a missing password fails fast.
       const password = await readPassword(o);
-      await withDatabase({}, (s) => accountAdd(s.db, address, o, password));
+      await withTarget((t) =>
+        t.kind === "db"
+          ? accountAdd(t.storage.db, address, o, password)
+          : apiAccountAdd(t.api, address, { quota: parseQuota(o.quota), home: o.home ?? null, password, json: Boolean(o.json) }),
+      );
     });
   cmd
     .command("list")
-    .option("--domain <domain>", "only this domain")
+    .option("--domain <domain>", "only this domain (\"*\": every domain)")
     .option("--json", "print JSON")
-    .action((o: { domain?: string; json?: boolean }) => withDatabase({}, (s) => accountList(s.db, o.domain, Boolean(o.json))));
+    .action((o: { domain?: string; json?: boolean }) => {
+      const domain = accountDomainFilter(o.domain);
+      return withTarget((t) => (t.kind === "db" ? accountList(t.storage.db, domain, Boolean(o.json)) : apiAccountList(t.api, domain, Boolean(o.json))));
+    });
   cmd
     .command("remove <address>")
     .description("remove an account and its stored mail")
     .option("--json", "print JSON")
-    .action((address: string, o: { json?: boolean }) => withDatabase({}, (s) => accountRemove(s.db, address, Boolean(o.json))));
+    .action((address: string, o: { json?: boolean }) => withTarget((t) => (t.kind === "db" ? accountRemove(t.storage.db, address, Boolean(o.json)) : apiAccountRemove(t.api, address, Boolean(o.json)))));
   cmd
     .command("messages <address>")
     .description("list stored messages: folder, uid, size, from, subject, date")
     .option("--json", "print JSON")
-    .action((address: string, o: { json?: boolean }) => withDatabase({}, (s) => accountMessages(s.db, address, Boolean(o.json))));
+    .action((address: string, o: { json?: boolean }) => withTarget((t) => (t.kind === "db" ? accountMessages(t.storage.db, address, Boolean(o.json)) : apiAccountMessages(t.api, address, Boolean(o.json)))));
 }

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { addAlias, listAliases, removeAlias } from "../../accounts/store.ts";
 import type { Executor } from "../../db/db.ts";
-import { withDatabase } from "../context.ts";
+import { apiAliasAdd, apiAliasList, apiAliasRemove } from "../api-commands.ts";
+import { withTarget } from "../context.ts";
 import { type Out, printResult, printRows } from "../output-admin.ts";
 
 export async function aliasAdd(db: Executor, address: string, targets: string[], json: boolean, out?: Out): Promise<void> {
@@ -24,13 +25,13 @@ export function registerAlias(program: Command): void {
   cmd
     .command("add <address> <targets...>")
     .option("--json", "print JSON")
-    .action((address: string, targets: string[], o: { json?: boolean }) => withDatabase({}, (s) => aliasAdd(s.db, address, targets, Boolean(o.json))));
+    .action((address: string, targets: string[], o: { json?: boolean }) => withTarget((t) => (t.kind === "db" ? aliasAdd(t.storage.db, address, targets, Boolean(o.json)) : apiAliasAdd(t.api, address, targets, Boolean(o.json)))));
   cmd
     .command("list")
     .option("--json", "print JSON")
-    .action((o: { json?: boolean }) => withDatabase({}, (s) => aliasList(s.db, Boolean(o.json))));
+    .action((o: { json?: boolean }) => withTarget((t) => (t.kind === "db" ? aliasList(t.storage.db, Boolean(o.json)) : apiAliasList(t.api, Boolean(o.json)))));
   cmd
     .command("remove <address>")
     .option("--json", "print JSON")
-    .action((address: string, o: { json?: boolean }) => withDatabase({}, (s) => aliasRemove(s.db, address, Boolean(o.json))));
+    .action((address: string, o: { json?: boolean }) => withTarget((t) => (t.kind === "db" ? aliasRemove(t.storage.db, address, Boolean(o.json)) : apiAliasRemove(t.api, address, Boolean(o.json)))));
 }

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { addDomain, listDomains, removeDomain } from "../../accounts/store.ts";
 import type { Executor } from "../../db/db.ts";
-import { withDatabase } from "../context.ts";
+import { apiDomainAdd, apiDomainList, apiDomainRemove } from "../api-commands.ts";
+import { withTarget } from "../context.ts";
 import { type Out, printRows, printResult } from "../output-admin.ts";
 
 export async function domainAdd(db: Executor, name: string, json: boolean, out?: Out): Promise<void> {
@@ -24,14 +25,14 @@ export function registerDomain(program: Command): void {
   cmd
     .command("add <name>")
     .option("--json", "print JSON")
-    .action((name: string, o: { json?: boolean }) => withDatabase({}, (s) => domainAdd(s.db, name, Boolean(o.json))));
+    .action((name: string, o: { json?: boolean }) => withTarget((t) => (t.kind === "db" ? domainAdd(t.storage.db, name, Boolean(o.json)) : apiDomainAdd(t.api, name, Boolean(o.json)))));
   cmd
     .command("list")
     .option("--json", "print JSON")
-    .action((o: { json?: boolean }) => withDatabase({}, (s) => domainList(s.db, Boolean(o.json))));
+    .action((o: { json?: boolean }) => withTarget((t) => (t.kind === "db" ? domainList(t.storage.db, Boolean(o.json)) : apiDomainList(t.api, Boolean(o.json)))));
   cmd
     .command("remove <name>")
     .description("remove a domain and every account and alias in it")
     .option("--json", "print JSON")
-    .action((name: string, o: { json?: boolean }) => withDatabase({}, (s) => domainRemove(s.db, name, Boolean(o.json))));
+    .action((name: string, o: { json?: boolean }) => withTarget((t) => (t.kind === "db" ? domainRemove(t.storage.db, name, Boolean(o.json)) : apiDomainRemove(t.api, name, Boolean(o.json)))));
 }

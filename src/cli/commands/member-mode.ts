@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { changeSubmitMode, SUBMIT_MODES } from "../../cluster/submit-mode.ts";
 import type { Executor } from "../../db/db.ts";
-import { withDatabase } from "../context.ts";
+import { apiMemberMode } from "../api-commands.ts";
+import { withTarget } from "../context.ts";
 
 /** Change a member's submit mode and say what changed (JSON with --json, for scripts). */
 export async function memberMode(db: Executor, name: string, mode: string, json: boolean, out: (s: string) => void = console.log): Promise<void> {
@@ -16,11 +17,11 @@ export function registerMemberMode(program: Command): void {
     .command("mode <name> <mode>")
     .description(`set a member's submit mode at run time: ${SUBMIT_MODES.join(" | ")}`)
     .option("--json", "print JSON")
-    .action((name: string, mode: string, o: { json?: boolean }) => withDatabase({}, (s) => memberMode(s.db, name, mode, Boolean(o.json))));
+    .action((name: string, mode: string, o: { json?: boolean }) => withTarget((t) => (t.kind === "db" ? memberMode(t.storage.db, name, mode, Boolean(o.json)) : apiMemberMode(t.api, name, mode, Boolean(o.json)))));
   cmd
     .command("set <name>")
     .description("change a member's settings (same as `member mode NAME MODE` for --submit)")
     .requiredOption("--submit <mode>", SUBMIT_MODES.join(" | "))
     .option("--json", "print JSON")
-    .action((name: string, o: { submit: string; json?: boolean }) => withDatabase({}, (s) => memberMode(s.db, name, o.submit, Boolean(o.json))));
+    .action((name: string, o: { submit: string; json?: boolean }) => withTarget((t) => (t.kind === "db" ? memberMode(t.storage.db, name, o.submit, Boolean(o.json)) : apiMemberMode(t.api, name, o.submit, Boolean(o.json)))));
 }

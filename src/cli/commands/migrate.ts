@@ -10,7 +10,7 @@ export function registerMigrate(program: Command): void {
     .description("apply database migrations (also done at start); safe to run from several members at once")
     .action(async () => {
       const config = loadConfig(process.env);
-      const logger = cliLogger(config.logLevel);
+      const logger = await cliLogger(config.logLevel);
       const storage = await openStorage(config, logger);
       try {
         const result = await migrate(storage.db);

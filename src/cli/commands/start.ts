@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import { loadConfig, type ConfigFlags } from "../../config.ts";
 import { openStorage } from "../../db/open.ts";
 import type { Member } from "../../member.ts";
-import { createLogger } from "../../util/logger.ts";
 import { coerceError } from "../../util/errors.ts";
 
 const REPEATED_SIGNAL_MS = 1000;
@@ -20,13 +19,14 @@ export function registerStart(program: Command, version: string): void {
     .option("--advertise <address>", "address other members reach this one at (env MAILCLUSTER_ADVERTISE; default --host, or the first non-loopback IPv4 when --host is 0.0.0.0)")
     .action(async (flags: ConfigFlags) => {
       const config = loadConfig(process.env, flags);
-      const logger = createLogger(config.logLevel, { member: config.memberName });
-      // The member's modules (SMTP, HTTP, delivery) load only for `start`: other commands start faster.
-      const [{ Member }, { componentsFor }, { detectRuntime }] = await Promise.all([
+      // The member's modules (SMTP, HTTP, delivery, logging) load only for `start`: other commands start faster.
+      const [{ Member }, { componentsFor }, { detectRuntime }, { createLogger }] = await Promise.all([
         import("../../member.ts"),
         import("../../roles.ts"),
         import("../../../adapters/runtime/index.ts"),
+        import("../../util/logger.ts"),
       ]);
+      const logger = createLogger(config.logLevel, { member: config.memberName });
       const storage = await openStorage(config, logger, "member");
       const runtime = await detectRuntime();
       let member: Member;

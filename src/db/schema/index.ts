@@ -11,5 +11,6 @@ export * from "./directory.ts";
 export * from "./channel-nonces.ts";
 export * from "./admin-sessions.ts";
 export * from "./queue-history.ts";
+export * from "./dkim-keys.ts";
 export * from "./suppressions.ts";
 export * from "./shaping.ts";

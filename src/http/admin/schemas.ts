@@ -52,6 +52,11 @@ export const queueActionParam = z.object({ id: idParam.shape.id, action: z.enum(
 
 export const domainActionParam = z.object({ domain: domainField, action: z.enum(QUEUE_ACTIONS) });
 
+export const allActionParam = z.object({ action: z.enum(QUEUE_ACTIONS) });
+
+/** Bounce and delete of the whole queue are refused without ?confirm=all: a typo must not empty it. */
+export const confirmAllQuery = z.object({ confirm: z.literal("all").optional() });
+
 export const memberBody = z.strictObject({ submitMode: z.enum(SUBMIT_MODES) });
 
 /**

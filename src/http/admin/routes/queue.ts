@@ -1,8 +1,9 @@
 import { Hono } from "hono";
-import { applyQueueAction, listQueue, queueSummaryByDomain, showQueueMessage } from "../../../queue/admin.ts";
+import { applyQueueAction, flushQueue, listQueue, queueSummaryByDomain, showQueueMessage } from "../../../queue/admin.ts";
+import { readMessageBody } from "../../../queue/body.ts";
 import type { AdminDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";
-import { domainActionParam, idParam, queueActionParam, queueListQuery } from "../schemas.ts";
+import { allActionParam, confirmAllQuery, domainActionParam, idParam, queueActionParam, queueListQuery } from "../schemas.ts";
 import { valid } from "../validate.ts";
 
 /** The queue by message id (all its pending recipients) or by recipient domain. */
@@ -15,6 +16,27 @@ export function queueRoutes(d: AdminDeps): Hono {
       const result = await applyQueueAction(d.db, action, { domain }, d.clock.now());
       d.logger.info({ action, domain, ...result }, "queue operation by administrator");
       return c.json({ action, domain, ...result });
+    })
+    .post("/flush", async (c) => {
+      const result = await flushQueue(d.db, d.clock.now());
+      d.logger.info({ action: "flush", ...result }, "queue operation by administrator");
+      return c.json({ action: "flush", ...result });
+    })
+    .post("/all/:action", valid("param", allActionParam), valid("query", confirmAllQuery), async (c) => {
+      const { action } = c.req.valid("param");
+      const destructive = action === "bounce" || action === "delete";
+      if (destructive && c.req.valid("query").confirm !== "all") {
+        throw new ApiError(400, `${action} of every pending recipient needs ?confirm=all`);
+      }
+      const result = await applyQueueAction(d.db, action, { all: true }, d.clock.now());
+      d.logger.info({ action, all: true, ...result }, "queue operation by administrator");
+      return c.json({ action, all: true, ...result });
+    })
+    .get("/:id/raw", valid("param", idParam), async (c) => {
+      const id = c.req.valid("param").id;
+      const content = await readMessageBody(d.db, id);
+      if (!content) throw new ApiError(404, `no content for queue message ${id} (unknown, or purged after delivery)`);
+      return c.body(new Uint8Array(content), 200, { "content-type": "message/rfc822" });
     })
     .get("/:id", valid("param", idParam), async (c) => {
       const id = c.req.valid("param").id;
