@@ -5,6 +5,7 @@ import { registerAdminToken } from "./cli/commands/admin-token.ts";
 import { registerAlias } from "./cli/commands/alias.ts";
 import { registerDatabaseUrl } from "./cli/commands/database-url.ts";
 import { registerDkim } from "./cli/commands/dkim.ts";
+import { registerDkim } from "./cli/commands/dkim.ts";
 import { registerDomain } from "./cli/commands/domain.ts";
 import { registerMemberMode } from "./cli/commands/member-mode.ts";
 import { registerMembers } from "./cli/commands/members.ts";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerAlias(program);
   registerQueue(program);
   registerRoute(program);
+  registerDkim(program);
   registerDkim(program);
   registerSuppression(program);
   registerAdminToken(program);

@@ -1,5 +1,7 @@
 import type { AppContext } from "../app-context.ts";
 import { chooseProcessor } from "../cluster/processor.ts";
+import { signGenerated } from "../dkim/sign.ts";
+import { domainOf } from "../domain/address.ts";
 import { submitMessage } from "../queue/submit.ts";
 import { type GeneratedMail, prependHeaders } from "../rules/generated.ts";
 import { MessageHeaders } from "../rules/headers.ts";
@@ -20,10 +22,11 @@ export function alreadyRedirectedBy(headers: Headers, account: string): boolean 
   return isLooping(messageHeaders(headers), account);
 }
 
-async function submitGenerated(ctx: AppContext, mail: GeneratedMail): Promise<number> {
+/** Signed with the account's domain: it is the account that sends (From for forwards and replies, Resent-From for redirects). */
+async function submitGenerated(ctx: AppContext, mail: GeneratedMail, account: string): Promise<number> {
   const r = await submitMessage(ctx.db, {
     envelope: mail.envelope,
-    content: mail.content,
+    content: await signGenerated(ctx, mail.content, domainOf(account)),
     submittedBy: ctx.config.memberName,
     processor: await chooseProcessor(ctx),
     kind: "generated",
@@ -38,12 +41,12 @@ export async function submitRedirect(ctx: AppContext, p: { account: string; to: 
   const mail = composeRedirect({ account: p.account, content: p.content, sender: p.sender, to: p.to, now: ctx.clock.now() });
   // Marked as generated, so vacation responders and our own rules do not answer it.
   if (!p.headers.has("auto-submitted")) mail.content = prependHeaders(mail.content, [["Auto-Submitted", "auto-generated"]]);
-  return submitGenerated(ctx, mail);
+  return submitGenerated(ctx, mail, p.account);
 }
 
 /** Forward: a new message from the account with the original attached. */
 export async function submitForward(ctx: AppContext, p: { account: string; to: string[]; content: Uint8Array; headers: Headers }): Promise<number> {
-  return submitGenerated(ctx, await composeForward({ account: p.account, content: p.content, headers: messageHeaders(p.headers), to: p.to, now: ctx.clock.now() }));
+  return submitGenerated(ctx, await composeForward({ account: p.account, content: p.content, headers: messageHeaders(p.headers), to: p.to, now: ctx.clock.now() }), p.account);
 }
 
 /**
@@ -55,6 +58,6 @@ export async function submitVacation(ctx: AppContext, p: { account: string; send
   const headers = messageHeaders(p.headers);
   const decision = await decideVacation(ctx.db, { account: p.account, sender: p.sender, headers, days: p.days, now: ctx.clock.now() });
   if (!decision.reply) return false;
-  await submitGenerated(ctx, await composeAutoReply({ account: p.account, to: p.sender, headers, text: p.text, subject: p.subject, now: ctx.clock.now() }));
+  await submitGenerated(ctx, await composeAutoReply({ account: p.account, to: p.sender, headers, text: p.text, subject: p.subject, now: ctx.clock.now() }), p.account);
   return true;
 }

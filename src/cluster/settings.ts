@@ -119,6 +119,10 @@ export const DEFAULT_SETTINGS = {
   inbound_auth_results: true as boolean,
   /** Inbound authentication: DATA waits at most this long for DNS, then records temperror. */
   inbound_auth_timeout_ms: 5_000,
+  /** Inbound mail (unauthenticated, not a trusted network): verify DKIM, SPF and DMARC into Authentication-Results (never rejects). */
+  inbound_auth_results: true as boolean,
+  /** Inbound authentication: DATA waits at most this long for DNS, then records temperror. */
+  inbound_auth_timeout_ms: 5_000,
 } as const;
 
 export type SettingKey = keyof typeof DEFAULT_SETTINGS;

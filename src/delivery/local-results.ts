@@ -2,6 +2,8 @@ import type { AppContext } from "../app-context.ts";
 import type { ChannelAnswer } from "../backend/channel-protocol.ts";
 import { parseHeaders, prependHeaders } from "../backend/headers.ts";
 import { chooseProcessor } from "../cluster/processor.ts";
+import { signGenerated } from "../dkim/sign.ts";
+import { domainOf } from "../domain/address.ts";
 import type { DeliveryOutcome } from "../domain/types.ts";
 import { submitMessage } from "../queue/submit.ts";
 import { coerceError } from "../util/errors.ts";
@@ -50,7 +52,8 @@ export async function combine(ctx: AppContext, e: Expansion, answers: readonly C
     try {
       await submitMessage(ctx.db, {
         envelope: { sender: e.recipient.sender, recipients: e.remote.map((address) => ({ address })) },
-        content: prependHeaders(content, [`${ALIAS_HEADER}: ${alias}`]),
+        // Sent on by the alias's domain: signed with its key when it has one.
+        content: await signGenerated(ctx, prependHeaders(content, [`${ALIAS_HEADER}: ${alias}`]), domainOf(alias)),
         submittedBy: ctx.config.memberName,
         processor: await chooseProcessor(ctx),
         kind: "generated",

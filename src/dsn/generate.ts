@@ -6,6 +6,7 @@ import { dateOrNull, date, num, numOrNull, pgArray, queryRows, str, strOrNull, t
 import type { SmtpReply } from "../domain/types.ts";
 import { readMessageBody } from "../queue/body.ts";
 import { submitMessage } from "../queue/submit.ts";
+import { signGenerated } from "../dkim/sign.ts";
 import { coerceError } from "../util/errors.ts";
 import { composeDsn, type DsnRecipientReport } from "./compose.ts";
 
@@ -188,7 +189,7 @@ async function submitDsn(
   const processor = await chooseProcessor(ctx);
   const original = (await readMessageBody(tx, m.id)) ?? new Uint8Array();
   const now = ctx.clock.now();
-  const content = composeDsn({
+  const composed = composeDsn({
     kind,
     reportingMta: ctx.config.hostname,
     to,
@@ -200,6 +201,8 @@ async function submitDsn(
     ret,
     unique: `${m.id}.${Math.floor(ctx.random.next() * 2 ** 32).toString(36)}`,
   });
+  // From: MAILER-DAEMON@<host name>: signed by the host's domain (or its parent's) when it has a key.
+  const content = await signGenerated(ctx, composed, ctx.config.hostname, tx);
   // Same transaction as the caller's marker: the DSN exists exactly when the marker is set.
   const result = await submitMessage(tx as Db, {
     envelope: { sender: "", recipients: [{ address: to }] },

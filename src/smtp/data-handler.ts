@@ -105,7 +105,9 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, chunks: Bu
   const extra = (verdict.addHeaders ?? []).map((h) => h.replace(/[\r\n]+/g, " ") + "\r\n").join("");
   // One copy of the message: trace header and chunks concatenated once (a 25 MiB message must not exist three times).
   const head = Buffer.from(trace + extra, "utf8");
-  const content = Buffer.concat([head, ...chunks], head.byteLength + bytes);
+  // DKIM-Signature (outbound) or Authentication-Results (inbound) on top, before the body is stored.
+  const parts = await deps.messageAuth({ session: session.id, clientAddress: session.remoteAddress, helo: client.helo ?? null, sender: envelope.sender, user, headers, parts: [head, ...chunks] });
+  const content = Buffer.concat(parts);
   chunks.length = 0;
   const result = await deps.submit({
     envelope: verdict.recipients ? { ...envelope, recipients: verdict.recipients } : envelope,

@@ -1,4 +1,5 @@
 import type { AppContext } from "../app-context.ts";
+import type { MessageAuth } from "../dkim/submission.ts";
 import type { SubmitInput, SubmitResult } from "../queue/submit.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
 import type { RelayPolicy } from "./relay-policy.ts";
@@ -10,6 +11,8 @@ export interface FrontendDeps {
   relay: RelayPolicy;
   throttle: AuthThrottle;
   rules: SubmissionRules;
+  /** DKIM signing of outbound mail, Authentication-Results on inbound (src/dkim). */
+  messageAuth: MessageAuth;
   /** Commits the message before it resolves (the group commit by default). */
   submit: (input: SubmitInput) => Promise<SubmitResult>;
   processor: () => Promise<string | null>;

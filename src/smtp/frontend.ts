@@ -4,6 +4,8 @@ import type { AppContext } from "../app-context.ts";
 import { chooseProcessor } from "../cluster/processor.ts";
 import { SubmitBatcher } from "../queue/group-commit.ts";
 import { coerceError } from "../util/errors.ts";
+import { createMessageAuth } from "../dkim/submission.ts";
+import type { AuthDnsResolver } from "../dkim/resolver.ts";
 import { onAuth } from "./auth.ts";
 import { AuthThrottle } from "./auth-throttle.ts";
 import { MailclusterSmtpServer } from "./connection.ts";
@@ -29,6 +31,8 @@ export interface SmtpFrontendOptions {
   /** Certificate and key; by default the configured ones or a self-signed pair in the data dir. */
   tls?: { key: string; cert: string };
   rules?: SubmissionRules;
+  /** DNS for inbound DKIM/SPF/DMARC checks; by default the dns_servers setting's. */
+  authDns?: AuthDnsResolver;
   submit?: FrontendDeps["submit"];
   processor?: FrontendDeps["processor"];
   delay?: FrontendDeps["delay"];
@@ -57,14 +61,16 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
       ctx.metrics.inc("mailcluster_submit_group_committed_messages_total", "Messages written by group-commit statements (÷ statements = batch size)", {}, messages);
     },
   });
+  const relay = new RelayPolicy({
+    trustedNetworks: () => ctx.settings().trusted_networks,
+    liveMembers: () => ctx.cluster?.live() ?? [],
+    trustMemberAddresses: () => ctx.settings().relay_trust_member_addresses,
+    onInvalidNetwork: (entries) => logger.warn({ entries }, "trusted_networks: ignoring entries that are not CIDRs"),
+  });
   const deps: FrontendDeps = {
     ctx,
-    relay: new RelayPolicy({
-      trustedNetworks: () => ctx.settings().trusted_networks,
-      liveMembers: () => ctx.cluster?.live() ?? [],
-      trustMemberAddresses: () => ctx.settings().relay_trust_member_addresses,
-      onInvalidNetwork: (entries) => logger.warn({ entries }, "trusted_networks: ignoring entries that are not CIDRs"),
-    }),
+    relay,
+    messageAuth: createMessageAuth(ctx, { relay, resolver: options.authDns }),
     throttle: new AuthThrottle(ctx.clock),
     rules: options.rules ?? acceptAllRules,
     submit: options.submit ?? ((input) => batcher.submit(input)),

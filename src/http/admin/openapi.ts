@@ -17,6 +17,7 @@ import {
   settingBody,
 } from "./schemas.ts";
 import { dkimKeyActiveBody, newDkimKeyBody } from "../../dkim/api.ts";
+import { dkimKeyActiveBody, newDkimKeyBody } from "../../dkim/api.ts";
 
 /**
  * The OpenAPI 3.1 document of /api/v1, built from the same zod schemas the routes validate
@@ -85,6 +86,11 @@ export const OPERATIONS: readonly Operation[] = [
   { method: "post", path: "/suppressions/import", summary: "Import a CSV (text/csv; header with address, optional reason, expires_at): all lines or none, bad lines listed in a 400", tag: "suppressions" },
   { method: "get", path: "/suppressions/:address", summary: "One suppressed address", tag: "suppressions", params: suppressionAddressParam },
   { method: "delete", path: "/suppressions/:address", summary: "Remove an address from the suppression list", tag: "suppressions", params: suppressionAddressParam },
+  { method: "get", path: "/dkim", summary: "DKIM keys (optionally ?domain=) with the DNS record of each; private keys never shown", tag: "dkim" },
+  { method: "post", path: "/dkim", summary: "Generate a DKIM key (rsa = RSA-2048, or ed25519) for a local domain; answers the DNS TXT record to publish", tag: "dkim", body: newDkimKeyBody, ok: 201 },
+  { method: "get", path: "/dkim/:domain/:selector", summary: "One DKIM key and its DNS record", tag: "dkim" },
+  { method: "put", path: "/dkim/:domain/:selector", summary: "Activate or deactivate a DKIM key (inactive keys sign nothing)", tag: "dkim", body: dkimKeyActiveBody },
+  { method: "delete", path: "/dkim/:domain/:selector", summary: "Remove a DKIM key", tag: "dkim" },
   { method: "get", path: "/dkim", summary: "DKIM keys (optionally ?domain=) with the DNS record of each; private keys never shown", tag: "dkim" },
   { method: "post", path: "/dkim", summary: "Generate a DKIM key (rsa = RSA-2048, or ed25519) for a local domain; answers the DNS TXT record to publish", tag: "dkim", body: newDkimKeyBody, ok: 201 },
   { method: "get", path: "/dkim/:domain/:selector", summary: "One DKIM key and its DNS record", tag: "dkim" },

@@ -1,0 +1,97 @@
+import type { AppContext } from "../app-context.ts";
+import type { Executor } from "../db/db.ts";
+import { coerceError } from "../util/errors.ts";
+import { type DkimSigningKey, loadSigningKeys } from "./store.ts";
+
+/** Like the settings: a key added or removed on any member signs (or stops) within this long everywhere. */
+export const KEYRING_REFRESH_MS = 30_000;
+
+export interface DkimKeyringOptions {
+  /** Reads the active keys; `via` is the caller's open transaction, if it has one (PGlite has one connection). */
+  load: (via?: Executor) => Promise<DkimSigningKey[]>;
+  /** Milliseconds since the epoch (the injected clock). */
+  now: () => number;
+  refreshMs?: number;
+  onError?: (err: Error) => void;
+}
+
+/**
+ * The active signing keys in memory, so signing costs no query per message: loaded on first
+ * use, reloaded in the background once older than refreshMs (messages meanwhile use the keys
+ * they have). Per domain, the newest active key of each algorithm signs: one RSA and one
+ * Ed25519 signature when both exist (RFC 8463 §4: verifiers without Ed25519 still see RSA).
+ */
+export class DkimKeyring {
+  private byDomain: Map<string, DkimSigningKey[]> | null = null;
+  private loadedAt = 0;
+  private loading: Promise<void> | null = null;
+
+  constructor(private readonly o: DkimKeyringOptions) {}
+
+  /** The keys signing for `domain`; with `parents`, the closest parent domain that has keys ("mx1.example.org" → "example.org"). */
+  async keysFor(domain: string, o: { parents?: boolean; via?: Executor } = {}): Promise<readonly DkimSigningKey[]> {
+    const keys = await this.current(o.via);
+    if (keys.size === 0) return [];
+    let d = domain.toLowerCase().replace(/\.$/, "");
+    for (;;) {
+      const found = keys.get(d);
+      if (found) return found;
+      const dot = d.indexOf(".");
+      // Stop before a bare TLD: "org" never signs.
+      if (!o.parents || dot < 0 || d.indexOf(".", dot + 1) < 0) return [];
+      d = d.slice(dot + 1);
+    }
+  }
+
+  /** Reload now (after a change made on this member, and in tests). */
+  async refresh(via?: Executor): Promise<void> {
+    const rows = await this.o.load(via);
+    const map = new Map<string, DkimSigningKey[]>();
+    for (const k of rows) {
+      const list = map.get(k.domain) ?? [];
+      // Rows come newest first per domain: keep the first of each algorithm.
+      if (!list.some((x) => x.algorithm === k.algorithm)) list.push(k);
+      map.set(k.domain, list);
+    }
+    this.byDomain = map;
+    this.loadedAt = this.o.now();
+  }
+
+  private async current(via?: Executor): Promise<Map<string, DkimSigningKey[]>> {
+    if (!this.byDomain) {
+      await this.reload(via);
+      return this.byDomain ?? new Map();
+    }
+    if (this.o.now() - this.loadedAt >= (this.o.refreshMs ?? KEYRING_REFRESH_MS)) void this.reload();
+    return this.byDomain;
+  }
+
+  private reload(via?: Executor): Promise<void> {
+    this.loading ??= this.refresh(via)
+      .catch((err: unknown) => {
+        // Keep signing with what we had; try again at the next message after a full interval.
+        this.loadedAt = this.o.now();
+        this.o.onError?.(coerceError(err));
+      })
+      .finally(() => {
+        this.loading = null;
+      });
+    return this.loading;
+  }
+}
+
+const keyrings = new WeakMap<AppContext, DkimKeyring>();
+
+/** The member's keyring, made on first use. */
+export function dkimKeyring(ctx: AppContext): DkimKeyring {
+  let k = keyrings.get(ctx);
+  if (!k) {
+    k = new DkimKeyring({
+      load: (via) => loadSigningKeys(via ?? ctx.db),
+      now: () => ctx.clock.now().getTime(),
+      onError: (err) => ctx.logger.warn({ err: err.message }, "DKIM keys could not be loaded; signing with the keys loaded before"),
+    });
+    keyrings.set(ctx, k);
+  }
+  return k;
+}
