@@ -15,6 +15,8 @@ export interface AttemptSearch {
   /** The Message-ID: header, exactly (surrounding <> ignored). */
   headerMessageId?: string;
   outcome?: "delivered" | "deferred" | "failed";
+  /** Class of the reply (src/domain/bounce-class.ts): bad_mailbox, policy, rate_limited... */
+  bounceClass?: string;
   /** Substring of the reply text ("connection refused", "4.2.2"...). */
   reply?: string;
   from?: Date;
@@ -37,6 +39,7 @@ export interface AttemptLogRow {
   replyText: string;
   remoteHost: string | null;
   durationMs: number;
+  bounceClass: string | null;
 }
 
 function contains(text: string): string {
@@ -59,13 +62,14 @@ export async function searchAttempts(db: Executor, p: AttemptSearch): Promise<At
   // Through the message-id index first, then attempts by message: cheap however long the log.
   if (p.headerMessageId) where.push(sql`a.message_id IN (SELECT id FROM messages WHERE header_message_id = ${bareMessageId(p.headerMessageId)})`);
   if (p.outcome) where.push(sql`a.outcome = ${p.outcome}`);
+  if (p.bounceClass) where.push(sql`a.bounce_class = ${p.bounceClass}`);
   if (p.reply) where.push(sql`(a.reply_text ILIKE ${contains(p.reply)} OR a.enhanced_status = ${p.reply})`);
   if (p.from) where.push(sql`a.started_at >= ${ts(p.from)}`);
   if (p.to) where.push(sql`a.started_at < ${ts(p.to)}`);
   const rows = await queryRows(
     db,
     sql`SELECT a.id, a.started_at, a.message_id, m.sender, m.subject, m.header_message_id, a.address, a.member, a.outcome, a.reply_code, a.enhanced_status,
-               a.reply_text, a.remote_host, a.duration_ms
+               a.reply_text, a.remote_host, a.duration_ms, a.bounce_class
         FROM attempts a LEFT JOIN messages m ON m.id = a.message_id
         WHERE ${where.length === 0 ? sql`TRUE` : sql.join(where, sql` AND `)}
         ORDER BY a.started_at DESC, a.id DESC LIMIT ${p.limit}`,
@@ -85,5 +89,6 @@ export async function searchAttempts(db: Executor, p: AttemptSearch): Promise<At
     replyText: str(r.reply_text),
     remoteHost: strOrNull(r.remote_host),
     durationMs: num(r.duration_ms),
+    bounceClass: strOrNull(r.bounce_class),
   }));
 }

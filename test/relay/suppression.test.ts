@@ -9,6 +9,7 @@ import { Relay } from "../../src/relay/relay.ts";
 import { addSuppressions, getSuppression } from "../../src/suppression/store.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
+import { adminApp, call, items, TOKEN } from "../admin/helpers.ts";
 import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../helpers/smtp-sink.ts";
 import { testContext } from "./context.ts";
 import { fakeDns } from "./fake-dns.ts";
@@ -91,6 +92,17 @@ describe("suppression list at relay time, against a real SMTP sink", () => {
       ["gone@dest.test", "failed", "bad_mailbox"],
       ["ok@dest.test", "delivered", null],
     ]);
+
+    // Visible in the delivery log: the API and the WebAdmin filter by class.
+    const { app } = adminApp(tdb.storage.db);
+    const log = await call(app, "GET", "/log?bounceClass=bad_mailbox");
+    expect(items<{ address: string; bounceClass: string }>(log.body).map((r) => [r.address, r.bounceClass])).toEqual([["gone@dest.test", "bad_mailbox"]]);
+    expect(items((await call(app, "GET", "/log?bounceClass=policy")).body)).toHaveLength(0);
+    expect((await call(app, "GET", "/log?bounceClass=spam")).status).toBe(400);
+    const webLog = await (await app.request("http://localhost/admin/log?bounceClass=bad_mailbox", { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    expect(webLog).toContain("<td>gone@dest.test</td>");
+    expect(webLog).not.toContain("<td>ok@dest.test</td>");
+    expect(webLog).toContain("<option selected>bad_mailbox</option>");
 
     // The next message: the suppressed recipient fails before any connection, the other goes out.
     await tdb.storage.db.execute(sql`TRUNCATE messages, recipients RESTART IDENTITY CASCADE`);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MAX_HEADER_SUMMARY_CHARS } from "../../queue/header-summary.ts";
 import type { AttemptSearch } from "../../queue/attempt-search.ts";
+import { BOUNCE_CLASSES } from "../../domain/bounce-class.ts";
 
 /** Most attempts the API answers at once (the WebAdmin shows fewer per page). */
 export const MAX_LOG_LIMIT = 1000;
@@ -37,6 +38,7 @@ export const logSearchQuery = z
     messageId: text(MAX_HEADER_SUMMARY_CHARS).optional().describe("the Message-ID: header, with or without <>"),
     queueId: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe("queue id (messages.id)"),
     outcome: z.enum(OUTCOMES).optional(),
+    bounceClass: z.enum(BOUNCE_CLASSES).optional().describe("class of the reply: bad_mailbox, mailbox_full, policy, dns, tls, rate_limited, other"),
     reply: text(200).optional().describe("substring of the reply text, or an enhanced status such as 5.1.1"),
     from: timeField.optional().describe("attempts started at or after (UTC unless a zone is given)"),
     to: timeField.optional().describe("attempts started before"),
@@ -54,6 +56,7 @@ export function attemptSearchOf(q: LogSearchQuery, limit = DEFAULT_LOG_LIMIT): A
     headerMessageId: q.messageId,
     messageId: q.queueId,
     outcome: q.outcome,
+    bounceClass: q.bounceClass,
     reply: q.reply,
     from: q.from,
     to: q.to,

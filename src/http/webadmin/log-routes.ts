@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { html } from "hono/html";
+import { BOUNCE_CLASSES } from "../../domain/bounce-class.ts";
 import { type AttemptLogRow, searchAttempts } from "../../queue/attempt-search.ts";
 import type { AdminDeps } from "../admin/deps.ts";
 import { ApiError } from "../admin/errors.ts";
@@ -15,15 +16,16 @@ function filterForm(q: Record<string, string>): Html {
   return html`<form method="get" action="/admin/log" class="bar">${input("recipient", "recipient")}${input("sender", "sender")}${input("subject", "subject")}
 ${input("messageId", "Message-ID", 20)}${input("queueId", "queue id", 6)}
 <label>outcome <select name="outcome"><option value="">any</option>${OUTCOMES.map((o) => html`<option ${q.outcome === o ? "selected" : ""}>${o}</option>`)}</select></label>
+<label>class <select name="bounceClass"><option value="">any</option>${BOUNCE_CLASSES.map((b) => html`<option ${q.bounceClass === b ? "selected" : ""}>${b}</option>`)}</select></label>
 ${input("reply", "reply contains", 16)}${input("from", "from (UTC)", 16, "datetime-local")}${input("to", "to (UTC)", 16, "datetime-local")}<button>Search</button></form>`;
 }
 
 function logTable(rows: AttemptLogRow[]): Html {
   if (rows.length === 0) return html`<p>No attempts match.</p>`;
-  return scroll(html`<table class="log"><tr><th>at</th><th>queue id</th><th>sender</th><th>subject</th><th>recipient</th><th>member</th><th>outcome</th><th>reply</th><th>remote host</th><th>ms</th></tr>
+  return scroll(html`<table class="log"><tr><th>at</th><th>queue id</th><th>sender</th><th>subject</th><th>recipient</th><th>member</th><th>outcome</th><th>class</th><th>reply</th><th>remote host</th><th>ms</th></tr>
 ${rows.map(
   (a) => html`<tr><td>${when(a.startedAt)}</td><td><a href="/admin/queue/${a.messageId}">${a.messageId}</a></td><td>${a.sender === null ? html`<span class="muted">(purged)</span>` : a.sender || "<>"}</td>
-<td title="${a.headerMessageId ? `Message-ID: <${a.headerMessageId}>` : ""}">${a.subject ?? ""}</td><td>${a.address}</td><td>${a.member}</td><td>${a.outcome}</td><td>${a.replyCode} ${a.enhancedStatus ?? ""} ${a.replyText}</td><td>${a.remoteHost ?? ""}</td><td>${a.durationMs}</td></tr>`,
+<td title="${a.headerMessageId ? `Message-ID: <${a.headerMessageId}>` : ""}">${a.subject ?? ""}</td><td>${a.address}</td><td>${a.member}</td><td>${a.outcome}</td><td>${a.bounceClass ?? ""}</td><td>${a.replyCode} ${a.enhancedStatus ?? ""} ${a.replyText}</td><td>${a.remoteHost ?? ""}</td><td>${a.durationMs}</td></tr>`,
 )}</table>`);
 }
 
