@@ -98,10 +98,15 @@ export class Shaper {
     const uniqueDomains = [...new Set(domains.map((d) => d.toLowerCase()))];
     const limits = effectiveLimits(defaultLimits(this.o.settings()), this.overrides, [site, ...uniqueDomains, hop.destination]);
     const now = this.o.clock.now();
-    const s = this.suspended.get(site);
-    if (s && s.until > now && s.maxConnections === null) await this.deny(site, uniqueDomains, s.until, s.reason);
-    const slowed = s && s.until > now && s.maxConnections !== null ? { ...limits, maxConnections: Math.min(limits.maxConnections, s.maxConnections) } : limits;
-    return new HopShaping(this, site, uniqueDomains, slowed);
+    // An operator may suspend a domain by name ("mx:<domain>", the hop's own key) as well as its site.
+    const keys = [...new Set([site, hop.destination])];
+    for (const key of keys) {
+      const s = this.suspended.get(key);
+      if (s && s.until > now && s.maxConnections === null) await this.deny(key, uniqueDomains, s.until, s.reason);
+    }
+    const slow = keys.map((k) => this.suspended.get(k)).find((s) => s && s.until > now && s.maxConnections !== null);
+    const slowed = slow && slow.maxConnections !== null ? { ...limits, maxConnections: Math.min(limits.maxConnections, slow.maxConnections) } : limits;
+    return new HopShaping(this, site, uniqueDomains, slowed, keys.slice(1));
   }
 
   /** Wait for the slot releases under way (tests; close). */
@@ -121,7 +126,7 @@ export class Shaper {
   }
 
   /** @internal Take a slot for a new connection, waiting while the site is at its limit. */
-  async open(site: string, domains: string[], limits: SiteLimits, freeIdle: () => boolean): Promise<ConnectionPermit> {
+  async open(site: string, domains: string[], limits: SiteLimits, freeIdle: () => boolean, alsoSuspendedAs: string[] = []): Promise<ConnectionPermit> {
     const s = this.o.settings();
     const sleep = this.o.sleep ?? realSleep;
     const leaseMs = s.relay_shaping_lease_seconds * 1000;
@@ -129,7 +134,7 @@ export class Shaper {
     let delay = 10;
     for (;;) {
       const now = this.o.clock.now();
-      const r = await acquireSlot(this.o.db, { site, member: this.o.member, now, leaseUntil: new Date(now.getTime() + leaseMs), limits, messageWant: MESSAGE_RESERVATION });
+      const r = await acquireSlot(this.o.db, { site, member: this.o.member, now, leaseUntil: new Date(now.getTime() + leaseMs), limits, messageWant: MESSAGE_RESERVATION, alsoSuspendedAs });
       if (r.ok) return this.permit({ site, slot: r.slot, credit: r.messageCredit, perMinute: limits.messagesPerMinute });
       if (r.reason === "suspended") {
         this.suspended.set(site, { until: r.until, maxConnections: null, reason: "suspended by another member" });
@@ -267,11 +272,12 @@ export class HopShaping {
     readonly site: string,
     readonly domains: string[],
     readonly limits: SiteLimits,
+    private readonly alsoSuspendedAs: string[] = [],
   ) {}
 
   /** For the connection pool: a slot before a new connection is opened. */
   permit(freeIdle: () => boolean): Promise<ConnectionPermit> {
-    return this.shaper.open(this.site, this.domains, this.limits, freeIdle);
+    return this.shaper.open(this.site, this.domains, this.limits, freeIdle, this.alsoSuspendedAs);
   }
 
   beforeMessage(permit: ConnectionPermit | null): Promise<ShapingDenied | null> {

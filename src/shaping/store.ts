@@ -38,7 +38,7 @@ function refilled(column: SQL, perMinute: number | null, now: Date): SQL {
  */
 export async function acquireSlot(
   db: Executor,
-  p: { site: string; member: string; now: Date; leaseUntil: Date; limits: SiteLimits; messageWant: number },
+  p: { site: string; member: string; now: Date; leaseUntil: Date; limits: SiteLimits; messageWant: number; alsoSuspendedAs?: string[] },
 ): Promise<Acquired> {
   const { limits } = p;
   const connRate = limits.connectionsPerMinute;
@@ -53,7 +53,9 @@ export async function acquireSlot(
     db,
     sql`
       WITH susp AS (
-        SELECT until, max_connections FROM shaping_suspensions WHERE site = ${p.site} AND until > ${ts(p.now)}
+        SELECT until, max_connections FROM shaping_suspensions
+        WHERE site = ANY(${pgArray([p.site, ...(p.alsoSuspendedAs ?? [])])}::text[]) AND until > ${ts(p.now)}
+        ORDER BY max_connections NULLS FIRST, until DESC LIMIT 1
       ), tokens AS (
         SELECT ${connNow} AS conn, ${msgNow} AS msg
       ), gate AS (
