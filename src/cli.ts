@@ -4,7 +4,7 @@ import { registerAccount } from "./cli/commands/account.ts";
 import { registerAdminToken } from "./cli/commands/admin-token.ts";
 import { registerAlias } from "./cli/commands/alias.ts";
 import { registerDatabaseUrl } from "./cli/commands/database-url.ts";
-import { registerDkim } from "./cli/commands/dkim.ts";
+import { registerDestinations } from "./cli/commands/destinations.ts";
 import { registerDkim } from "./cli/commands/dkim.ts";
 import { registerDomain } from "./cli/commands/domain.ts";
 import { registerMemberMode } from "./cli/commands/member-mode.ts";
@@ -38,7 +38,7 @@ export function buildProgram(): Command {
   registerAlias(program);
   registerQueue(program);
   registerRoute(program);
-  registerDkim(program);
+  registerDestinations(program);
   registerDkim(program);
   registerSuppression(program);
   registerAdminToken(program);

@@ -17,7 +17,7 @@ import { settingRoutes } from "./routes/settings.ts";
 import { suppressionImportRoute, suppressionRoutes } from "./routes/suppressions.ts";
 import { ruleRoutes } from "../rules/routes.ts";
 import { routesApi } from "../routes-api.ts";
-import { dkimRoutes } from "../../dkim/api.ts";
+import { destinationRoutes } from "./routes/destinations.ts";
 import { dkimRoutes } from "../../dkim/api.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
@@ -46,7 +46,7 @@ export function createAdminApi(d: AdminDeps): Hono {
   api.route("/settings", settingRoutes(d));
   api.route("/suppressions", suppressionRoutes(d));
   api.route("/routes", routesApi(d.db));
-  api.route("/dkim", dkimRoutes(d));
+  api.route("/destinations", destinationRoutes(d));
   api.route("/dkim", dkimRoutes(d));
   api.route("/", ruleRoutes(d));
   // A mounted app's notFound is never consulted (Hono asks the top-level app's), so the JSON

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ruleSetSchema } from "../../rules/model.ts";
+import { DESTINATION_OPERATIONS } from "./routes/destinations-schemas.ts";
 import { logSearchQuery } from "./log-query.ts";
 import { overviewQuery } from "./routes/overview.ts";
 import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "./routes/suppressions-schemas.ts";
@@ -16,7 +17,6 @@ import {
   routeBody,
   settingBody,
 } from "./schemas.ts";
-import { dkimKeyActiveBody, newDkimKeyBody } from "../../dkim/api.ts";
 import { dkimKeyActiveBody, newDkimKeyBody } from "../../dkim/api.ts";
 
 /**
@@ -91,14 +91,10 @@ export const OPERATIONS: readonly Operation[] = [
   { method: "get", path: "/dkim/:domain/:selector", summary: "One DKIM key and its DNS record", tag: "dkim" },
   { method: "put", path: "/dkim/:domain/:selector", summary: "Activate or deactivate a DKIM key (inactive keys sign nothing)", tag: "dkim", body: dkimKeyActiveBody },
   { method: "delete", path: "/dkim/:domain/:selector", summary: "Remove a DKIM key", tag: "dkim" },
-  { method: "get", path: "/dkim", summary: "DKIM keys (optionally ?domain=) with the DNS record of each; private keys never shown", tag: "dkim" },
-  { method: "post", path: "/dkim", summary: "Generate a DKIM key (rsa = RSA-2048, or ed25519) for a local domain; answers the DNS TXT record to publish", tag: "dkim", body: newDkimKeyBody, ok: 201 },
-  { method: "get", path: "/dkim/:domain/:selector", summary: "One DKIM key and its DNS record", tag: "dkim" },
-  { method: "put", path: "/dkim/:domain/:selector", summary: "Activate or deactivate a DKIM key (inactive keys sign nothing)", tag: "dkim", body: dkimKeyActiveBody },
-  { method: "delete", path: "/dkim/:domain/:selector", summary: "Remove a DKIM key", tag: "dkim" },
   { method: "get", path: "/routes", summary: "Relay routes (passwords never shown)", tag: "routes" },
   { method: "put", path: "/routes/:domain", summary: "Add or replace the route of a domain (\"*\" = every remote domain)", tag: "routes", body: routeBody },
   { method: "delete", path: "/routes/:domain", summary: "Remove a route", tag: "routes" },
+  ...DESTINATION_OPERATIONS,
   { method: "get", path: "/rules/cluster", summary: "Cluster-wide submission rules", tag: "rules" },
   { method: "put", path: "/rules/cluster", summary: "Replace the cluster-wide submission rules", tag: "rules", body: ruleSetSchema },
   { method: "get", path: "/rules/members/:name", summary: "Server-wide submission rules of one member", tag: "rules" },
