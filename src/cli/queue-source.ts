@@ -129,6 +129,7 @@ function detailFromJson(body: unknown): QueueMessageDetail {
       remoteHost: strOrNull(a.remoteHost),
       startedAt: date(a.startedAt),
       durationMs: num(a.durationMs),
+      bounceClass: strOrNull(a.bounceClass),
     })),
   };
 }

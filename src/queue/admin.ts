@@ -338,6 +338,8 @@ export interface QueueMessageDetail {
     remoteHost: string | null;
     startedAt: Date;
     durationMs: number;
+    /** src/domain/bounce-class.ts; null for a delivery (and for attempts recorded before 0013). */
+    bounceClass: string | null;
   }>;
 }
 
@@ -360,7 +362,7 @@ export async function showQueueMessage(db: Executor, messageId: number): Promise
   );
   const atts = await queryRows(
     db,
-    sql`SELECT id, recipient_id, address, member, outcome, reply_code, enhanced_status, reply_text, remote_host, started_at, duration_ms
+    sql`SELECT id, recipient_id, address, member, outcome, reply_code, enhanced_status, reply_text, remote_host, started_at, duration_ms, bounce_class
         FROM attempts WHERE message_id = ${messageId} ORDER BY started_at, id`,
   );
   return {
@@ -392,6 +394,7 @@ export async function showQueueMessage(db: Executor, messageId: number): Promise
       remoteHost: strOrNull(a.remote_host),
       startedAt: date(a.started_at),
       durationMs: num(a.duration_ms),
+      bounceClass: strOrNull(a.bounce_class),
     })),
   };
 }

@@ -10,6 +10,8 @@ import { addSuppressions, getSuppression } from "../../src/suppression/store.ts"
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { adminApp, call, items, TOKEN } from "../admin/helpers.ts";
+import { queueShow } from "../../src/cli/commands/queue.ts";
+import { dbQueue } from "../../src/cli/queue-source.ts";
 import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../helpers/smtp-sink.ts";
 import { testContext } from "./context.ts";
 import { fakeDns } from "./fake-dns.ts";
@@ -103,6 +105,19 @@ describe("suppression list at relay time, against a real SMTP sink", () => {
     expect(webLog).toContain("<td>gone@dest.test</td>");
     expect(webLog).not.toContain("<td>ok@dest.test</td>");
     expect(webLog).toContain("<option selected>bad_mailbox</option>");
+
+    // And in the message's detail: API JSON, WebAdmin page, CLI `queue show`.
+    const detail = await call(app, "GET", `/queue/${first.results[0].recipient.messageId}`);
+    const detailBody = detail.body as { attempts: Array<{ address: string; bounceClass: string | null }> };
+    expect(detailBody.attempts.map((a) => [a.address, a.bounceClass])).toEqual([
+      ["gone@dest.test", "bad_mailbox"],
+      ["ok@dest.test", null],
+    ]);
+    const webDetail = await (await app.request(`http://localhost/admin/queue/${first.results[0].recipient.messageId}`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    expect(webDetail).toMatch(/<td>gone@dest\.test<\/td><td>relay-test<\/td><td>failed<\/td><td>bad_mailbox<\/td>/);
+    const cliLines: string[] = [];
+    await queueShow(dbQueue(tdb.storage.db), String(first.results[0].recipient.messageId), false, (l) => cliLines.push(l));
+    expect(cliLines.join("\n")).toMatch(/failed\s*│?\s*bad_mailbox/);
 
     // The next message: the suppressed recipient fails before any connection, the other goes out.
     await tdb.storage.db.execute(sql`TRUNCATE messages, recipients RESTART IDENTITY CASCADE`);

@@ -109,8 +109,8 @@ export async function queueShow(q: QueueSource, rawId: string, json: boolean, ou
   );
   out("attempts:");
   printRows(
-    detail.attempts.map((a) => ({ at: a.startedAt, address: a.address, member: a.member, outcome: a.outcome, reply: `${a.replyCode} ${a.enhancedStatus ?? ""} ${a.replyText}`, ms: a.durationMs })),
-    ["at", "address", "member", "outcome", "reply", "ms"],
+    detail.attempts.map((a) => ({ at: a.startedAt, address: a.address, member: a.member, outcome: a.outcome, class: a.bounceClass ?? "", reply: `${a.replyCode} ${a.enhancedStatus ?? ""} ${a.replyText}`, ms: a.durationMs })),
+    ["at", "address", "member", "outcome", "class", "reply", "ms"],
     false,
     out,
   );

@@ -77,9 +77,9 @@ ${d.recipients.map((i) => html`<tr><td>${i.address}</td><td>${i.state}</td><td>$
 <h2>Attempts</h2>${
     d.attempts.length === 0
       ? html`<p>No attempts yet.</p>`
-      : scroll(html`<table><tr><th>at</th><th>recipient</th><th>member</th><th>outcome</th><th>reply</th><th>remote host</th><th>ms</th></tr>
+      : scroll(html`<table><tr><th>at</th><th>recipient</th><th>member</th><th>outcome</th><th>class</th><th>reply</th><th>remote host</th><th>ms</th></tr>
 ${d.attempts.map(
-  (a) => html`<tr><td>${when(a.startedAt)}</td><td>${a.address}</td><td>${a.member}</td><td>${a.outcome}</td>
+  (a) => html`<tr><td>${when(a.startedAt)}</td><td>${a.address}</td><td>${a.member}</td><td>${a.outcome}</td><td>${a.bounceClass ?? ""}</td>
 <td>${a.replyCode} ${a.enhancedStatus ?? ""} ${a.replyText}</td><td>${a.remoteHost ?? ""}</td><td>${a.durationMs}</td></tr>`,
 )}</table>`)
   }
