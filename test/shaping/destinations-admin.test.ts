@@ -4,7 +4,7 @@ import { destinationsClear, destinationsLimit, destinationsList, destinationsSus
 import { date, queryRows } from "../../src/db/rows.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call } from "../admin/helpers.ts";
+import { adminApp, call, TOKEN } from "../admin/helpers.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
 let tdb: TestDatabase;
@@ -128,5 +128,29 @@ describe("mailcluster destinations (CLI commands)", () => {
     await destinationsClear(tdb.storage.db, "mx:far.test", false, clock.now(), c5.out);
     expect(c5.lines[0]).toBe("lifted: mx:far.test (1 recipients due now)");
     await expect(destinationsClear(tdb.storage.db, "mx:far.test", false, clock.now())).rejects.toThrow(/not suspended/);
+  });
+});
+
+describe("WebAdmin Destinations page", () => {
+  const web = (path: string, body?: Record<string, string>) =>
+    app.request(`http://localhost${path}`, {
+      method: body ? "POST" : "GET",
+      headers: { authorization: `Bearer ${TOKEN}`, origin: "http://localhost", ...(body ? { "content-type": "application/x-www-form-urlencoded" } : {}) },
+      body: body ? new URLSearchParams(body) : undefined,
+    });
+
+  it("shows suspensions and limits, suspends, lifts, refuses bad input", async () => {
+    const suspended = await web("/admin/destinations/suspend", { destination: "far.test", seconds: "120", reason: "" });
+    expect(suspended.status).toBe(303);
+    expect((await web("/admin/destinations/limits", { destination: "near.test", maxConnections: "4", messagesPerMinute: "", connectionsPerMinute: "" })).status).toBe(303);
+    const pageHtml = await (await web("/admin/destinations")).text();
+    expect(pageHtml).toContain('href="/admin/destinations"');
+    expect(pageHtml).toContain("mx:far.test");
+    expect(pageHtml).toContain("near.test");
+    expect(pageHtml).toMatch(/try again later/);
+    expect((await web("/admin/destinations/limits", { destination: "near.test", maxConnections: "many" })).status).toBe(400);
+    expect((await web(`/admin/destinations/${encodeURIComponent("mx:far.test")}/clear`, {})).status).toBe(303);
+    expect((await web(`/admin/destinations/${encodeURIComponent("mx:far.test")}/clear`, {})).status).toBe(404);
+    expect(await (await web("/admin/destinations")).text()).not.toContain("mx:far.test");
   });
 });

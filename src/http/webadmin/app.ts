@@ -12,6 +12,7 @@ import { type AdminDeps, loginThrottle } from "../admin/deps.ts";
 import { clientAddress, LoginThrottle } from "../admin/login-throttle.ts";
 import { ApiError, toApiError } from "../admin/errors.ts";
 import { aliasRoutes } from "./aliases-routes.ts";
+import { destinationRoutes } from "./destinations-routes.ts";
 import { directoryRoutes } from "./directory-routes.ts";
 import { field } from "./forms.ts";
 import { page } from "./layout.ts";
@@ -105,6 +106,7 @@ ${recentFiguresView(recent, now)}<h2>Members</h2>${membersTable(members, now)}<h
   ruleRoutes(app, d);
   logRoutes(app, d);
   suppressionRoutes(app, d);
+  destinationRoutes(app, d);
 
   return app;
 }

@@ -25,6 +25,7 @@ const NAV: ReadonlyArray<[string, string]> = [
   ["/admin/aliases", "Aliases"],
   ["/admin/routes", "Routes"],
   ["/admin/suppressions", "Suppressions"],
+  ["/admin/destinations", "Destinations"],
   ["/admin/rules", "Rules"],
   ["/admin/settings", "Settings"],
 ];
