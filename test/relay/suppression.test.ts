@@ -16,6 +16,8 @@ import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../helpers/s
 import { testContext } from "./context.ts";
 import { fakeDns } from "./fake-dns.ts";
 import { queuePass } from "./queue-pass.ts";
+import { parseDsn } from "./dsn-parse.ts";
+import { runFailureDsnPass } from "../../src/dsn/generate.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
 const HOUR = 3600_000;
@@ -171,6 +173,20 @@ describe("suppression list at relay time, against a real SMTP sink", () => {
     await queuePass(ctx, transport);
     expect(sink.sessions).toBe(1);
     expect(sink.messages.map((m) => m.to.map((t) => t.address))).toEqual([["paused@dest.test"]]);
+  });
+
+  it("the sender gets a DSN for a suppressed recipient, as for any permanent failure", async () => {
+    const { sink, ctx, transport } = await setup();
+    await addSuppressions(ctx.db, { entries: [{ address: "blocked@dest.test", reason: "hard bounce in March" }], source: "manual", createdBy: "test", now: clock.now() });
+    await submit(["blocked@dest.test"]);
+    const pass = await queuePass(ctx, transport);
+    expect(sink.sessions).toBe(0);
+    expect(await runFailureDsnPass(ctx, { messageIds: pass.doneMessageIds })).toMatchObject({ sent: 1 });
+    const [dsn] = await queryRows(tdb.storage.db, sql`SELECT b.content FROM messages m JOIN message_bodies b ON b.message_id = m.id WHERE m.kind = 'dsn'`);
+    const parsed = await parseDsn(Buffer.from(dsn.content as Uint8Array));
+    expect(parsed.recipients).toEqual([
+      expect.objectContaining({ "Final-Recipient": "rfc822; blocked@dest.test", Action: "failed", Status: "5.1.1", "Diagnostic-Code": "X-Mailcluster; 550 5.1.1 recipient is on the suppression list (reason: hard bounce in March)" }),
+    ]);
   });
 
   it("a bounce replaces an expired manual entry, never one that applies", async () => {
