@@ -18,7 +18,8 @@ import { purgeExpired } from "./queue/purge.ts";
 import { QUEUE_DEPTH_TICK_MS, QueueDepthSampler } from "./queue/depth-history.ts";
 import { exportsClusterFigures } from "./metrics/queue-gauges.ts";
 import { createDeliveryHandler } from "./delivery/handler.ts";
-import { closeRelay } from "./delivery/remote.ts";
+import { closeRelay, flushTlsReports, settingsResolver } from "./delivery/remote.ts";
+import { runTlsReportPass } from "./tls-report/send.ts";
 import { runDsnPasses } from "./dsn/generate.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServerHandle, Runtime } from "./runtime.ts";
@@ -190,6 +191,12 @@ export class Member {
     this.every(60_000, async () => {
       const purged = await purgeExpired(ctx.db, { now: ctx.clock.now(), retentionSeconds: this.currentSettings.retention_seconds });
       if (purged.messages + purged.attempts > 0) ctx.logger.info(purged, "purged done messages and old attempts");
+    });
+    // TLS-RPT: this member's session counts into the shared table; the daily reports, by whichever member gets a day's marker first.
+    this.every(60_000, () => flushTlsReports(ctx));
+    const reportDns = settingsResolver(ctx);
+    this.every(15 * 60_000, async () => {
+      if (this.currentSettings.tls_rpt_enabled) await runTlsReportPass(ctx, reportDns);
     });
     // The overview's queue depth history: one member (the exporter of the cluster gauges) samples.
     const sampler = new QueueDepthSampler({ db: ctx.db, clock: ctx.clock, member: this.o.config.memberName, isSampler: () => exportsClusterFigures(ctx) });

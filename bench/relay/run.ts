@@ -63,7 +63,7 @@ async function run(connections: number, recipients: number) {
   const ctx = testContext(storage, systemClock, { settings: { relay_destination_concurrency: connections, relay_idle_ms: 5000 }, config: { memberName: "bench" } });
   const relay = new Relay({
     db: ctx.db,
-    resolver: { resolveMx: async () => [], resolve4: async () => [], resolve6: async () => [] },
+    resolver: { resolveMx: async () => [], resolve4: async () => [], resolve6: async () => [], resolveTxt: async () => [] },
     random: ctx.random,
     clock: systemClock,
     logger: ctx.logger,

@@ -66,6 +66,12 @@ export const DEFAULT_SETTINGS = {
   relay_shaping_wait_ms: 20_000,
   /** Relay: refuse to send without STARTTLS to every destination (routes can require it alone). */
   relay_require_tls: false as boolean,
+  /** Relay: apply MTA-STS policies (RFC 8461) of recipient domains delivered by MX (docs/tls.md). */
+  mta_sts_enabled: true as boolean,
+  /** Relay: count TLS results per recipient domain and send daily TLS-RPT reports (RFC 8460) to their rua. */
+  tls_rpt_enabled: true as boolean,
+  /** TLS-RPT: organization-name in reports; "" = the member's host name. */
+  tls_rpt_organization: "" as string,
   /** Delay DSN after this long undelivered; 0 = off (like Postfix). 14400 = 4 h is the usual value. */
   delay_dsn_after_seconds: 0,
   /** Where an undeliverable DSN goes (once); "" = postmaster@<member hostname>. */
@@ -115,10 +121,6 @@ export const DEFAULT_SETTINGS = {
   smtp_recipient_cache_seconds: 5,
   /** Comma-separated load-balancer addresses whose connections start with a PROXY v1 header ("*" = all); "" = none. */
   smtp_proxy_protocol_from: "" as string,
-  /** Inbound mail (unauthenticated, not a trusted network): verify DKIM, SPF and DMARC into Authentication-Results (never rejects). */
-  inbound_auth_results: true as boolean,
-  /** Inbound authentication: DATA waits at most this long for DNS, then records temperror. */
-  inbound_auth_timeout_ms: 5_000,
   /** Inbound mail (unauthenticated, not a trusted network): verify DKIM, SPF and DMARC into Authentication-Results (never rejects). */
   inbound_auth_results: true as boolean,
   /** Inbound authentication: DATA waits at most this long for DNS, then records temperror. */

@@ -4,6 +4,9 @@ import { clusterSecret } from "../backend/cluster-secret.ts";
 import { readMessageBody } from "../queue/body.ts";
 import { createSystemResolver, type DnsResolver, parseDnsServers } from "../relay/dns.ts";
 import { Relay } from "../relay/relay.ts";
+import { httpsPolicyFetcher } from "../mta-sts/fetch.ts";
+import { MtaStsCache } from "../mta-sts/policy-cache.ts";
+import { TlsReportRecorder } from "../tls-report/recorder.ts";
 import { Shaper } from "../shaping/shaper.ts";
 import { deliverUnlessSuppressed } from "../suppression/relay-gate.ts";
 import type { Transport } from "./transport.ts";
@@ -23,7 +26,7 @@ export function settingsResolver(ctx: AppContext): DnsResolver {
     }
     return current.resolver;
   };
-  return { resolveMx: (d) => get().resolveMx(d), resolve4: (h) => get().resolve4(h), resolve6: (h) => get().resolve6(h) };
+  return { resolveMx: (d) => get().resolveMx(d), resolve4: (h) => get().resolve4(h), resolve6: (h) => get().resolve6(h), resolveTxt: (n) => get().resolveTxt(n) };
 }
 
 /** The member's relay (one connection pool per member), made on first use. */
@@ -44,6 +47,9 @@ export function relayFor(ctx: AppContext, resolver: DnsResolver = settingsResolv
       // Port 25 in production; cluster tests make a local sink the Internet.
       mxPort: () => ctx.settings().relay_mx_port,
       clusterSecret: () => clusterSecret(ctx),
+      // Policies shared through the database; the fetch resolves mta-sts.<domain> with the relay's DNS.
+      mtaSts: new MtaStsCache({ db: ctx.db, resolver, fetcher: httpsPolicyFetcher({ resolver }), clock: ctx.clock, logger: ctx.logger }),
+      tlsReports: new TlsReportRecorder(),
       // Cluster-wide limits and suspensions per destination site (relay_shaping setting).
       shaper: new Shaper({ db: ctx.db, clock: ctx.clock, member: ctx.config.memberName, settings: () => ctx.settings(), logger: ctx.logger }),
     });
@@ -52,11 +58,17 @@ export function relayFor(ctx: AppContext, resolver: DnsResolver = settingsResolv
   return relay;
 }
 
-/** Close the member's relay connections (on stop). */
+/** Close the member's relay connections (on stop), its TLS-RPT counts written first. */
 export async function closeRelay(ctx: AppContext): Promise<void> {
   const relay = relays.get(ctx);
   relays.delete(ctx);
+  await flushTlsReports(ctx, relay).catch(() => {});
   await relay?.close();
+}
+
+/** Add the member's TLS-RPT counts to the shared table (the member's minute timer); nothing before the relay's first use. */
+export async function flushTlsReports(ctx: AppContext, relay: Relay | undefined = relays.get(ctx)): Promise<void> {
+  await relay?.tlsReports?.flush(ctx.db);
 }
 
 /** A Transport over a given relay (tests and benchmarks build their own, with injected DNS). */

@@ -4,7 +4,7 @@ import { formatHostList, listRoutes, removeRoute, RouteError, setRoute, type Rou
 
 function view(r: Route) {
   // The password never leaves the database through the API.
-  return { domain: r.domain, hosts: formatHostList(r.hosts), requireTls: r.requireTls, authUser: r.authUser, createdAt: r.createdAt.toISOString() };
+  return { domain: r.domain, hosts: formatHostList(r.hosts), tls: r.tls, requireTls: r.requireTls, authUser: r.authUser, createdAt: r.createdAt.toISOString() };
 }
 
 function text(value: unknown, field: string, required: boolean): string | null {
@@ -17,7 +17,7 @@ function text(value: unknown, field: string, required: boolean): string | null {
 }
 
 /**
- * /api/v1/routes: GET list, PUT /:domain {hosts, requireTls?, authUser?, authPass?} (add or
+ * /api/v1/routes: GET list, PUT /:domain {hosts, tls?, requireTls?, authUser?, authPass?} (add or
  * replace), DELETE /:domain. Mount behind the admin API's bearer auth:
  * `api.route("/routes", routesApi(db))`.
  */
@@ -38,6 +38,7 @@ export function routesApi(db: Db): Hono {
     const route = await setRoute(db, {
       domain: c.req.param("domain"),
       hosts: text(b.hosts, "hosts", true) ?? "",
+      tls: text(b.tls, "tls", false) ?? undefined,
       requireTls,
       authUser: text(b.authUser, "authUser", false),
       authPass: text(b.authPass, "authPass", false),

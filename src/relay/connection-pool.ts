@@ -1,14 +1,20 @@
 import { isIP } from "node:net";
+import { rootCertificates } from "node:tls";
+import type { TlsFailureType } from "../tls-report/results.ts";
 import type { ConnectionPermit } from "../shaping/shaper.ts";
 import type { Logger } from "../util/logger.ts";
 import { RelayConnection } from "./relay-connection.ts";
+import type { RouteTls } from "./routes-store.ts";
 import type { Target } from "./targets.ts";
 
 export interface ConnectSpec {
   target: Target;
   /** Our name in EHLO. */
   ehloName: string;
-  requireTls: boolean;
+  /** none: no STARTTLS; may: when offered; encrypt: required; verify: required with a certificate valid for target.name. */
+  tls: RouteTls;
+  /** Extra trusted CA certificates (PEM) for verify, besides the system store (tests). */
+  ca?: string[];
   auth: { user: string; pass: string } | null;
   connectTimeoutMs: number;
   greetingTimeoutMs: number;
@@ -20,6 +26,19 @@ export interface ConnectSpec {
    * site's other hosts when the site is full. Absent = no cluster limit.
    */
   shaping?: { site: string; permit(freeIdle: () => boolean): Promise<ConnectionPermit> };
+}
+
+/** A session that had to be verified (route "verify", MTA-STS enforce) and was not: 4.7.5, next host. */
+export class TlsVerifyError extends Error {
+  override name = "TlsVerifyError";
+  readonly code = "ETLSVERIFY";
+  constructor(
+    readonly host: string,
+    readonly failure: TlsFailureType,
+    readonly detail: string,
+  ) {
+    super(`certificate of ${host} not verified (${failure}${detail ? `: ${detail}` : ""})`);
+  }
 }
 
 export interface Lease {
@@ -168,11 +187,13 @@ export class ConnectionPool {
       port: target.port,
       name: spec.ehloName,
       servername: isIP(target.name) ? undefined : target.name,
-      requireTLS: spec.requireTls,
-      // Opportunistic STARTTLS (RFC 3207): use it when offered, go on in clear if it fails,
-      // and like Postfix's "may"/"encrypt" levels do not insist on a verified certificate.
-      opportunisticTLS: !spec.requireTls,
-      tls: { rejectUnauthorized: false },
+      requireTLS: spec.tls === "encrypt" || spec.tls === "verify",
+      ignoreTLS: spec.tls === "none",
+      // Opportunistic STARTTLS (RFC 3207): use it when offered, go on in clear if it fails.
+      opportunisticTLS: spec.tls === "may",
+      // The certificate is judged after the handshake (sessionTls), so "may" and "encrypt" go on
+      // with any certificate, like Postfix's levels, and TLS-RPT still learns what was wrong.
+      tls: { rejectUnauthorized: false, ca: spec.ca && spec.ca.length > 0 ? [...rootCertificates, ...spec.ca] : undefined },
       connectionTimeout: spec.connectTimeoutMs,
       greetingTimeout: spec.greetingTimeoutMs,
       socketTimeout: spec.replyTimeoutMs,
@@ -189,6 +210,11 @@ export class ConnectionPool {
     conn.on("end", () => this.remove(key, conn));
     try {
       await conn.connectAsync();
+      // Before AUTH: credentials never go to a host that failed verification.
+      if (spec.tls === "verify") {
+        const t = conn.sessionTls;
+        if (!t.verified) throw new TlsVerifyError(target.name, t.failure ?? "validation-failure", t.detail ?? "");
+      }
       if (spec.auth) await conn.loginAsync(spec.auth.user, spec.auth.pass);
     } catch (err) {
       conn.close();
@@ -200,7 +226,7 @@ export class ConnectionPool {
 
 function keyOf(spec: ConnectSpec): string {
   const t = spec.target;
-  return `${t.address}|${t.port}|${t.name}|${spec.requireTls ? "tls" : ""}|${spec.auth?.user ?? ""}`;
+  return `${t.address}|${t.port}|${t.name}|${spec.tls}|${spec.auth?.user ?? ""}`;
 }
 
 function quit(conn: RelayConnection): void {

@@ -14,6 +14,8 @@ export interface DnsResolver {
   resolveMx(domain: string): Promise<MxRecord[]>;
   resolve4(host: string): Promise<string[]>;
   resolve6(host: string): Promise<string[]>;
+  /** TXT records, each as its character strings (node's shape); MTA-STS and TLS-RPT discovery. */
+  resolveTxt(name: string): Promise<string[][]>;
 }
 
 /** nxdomain: the name does not exist (permanent); nodata: it exists without that record; temporary: ask again later. */
@@ -47,6 +49,7 @@ export function createSystemResolver(o: SystemResolverOptions): DnsResolver {
     resolveMx: (domain) => resolver.resolveMx(domain),
     resolve4: (host) => resolver.resolve4(host),
     resolve6: (host) => resolver.resolve6(host),
+    resolveTxt: (name) => resolver.resolveTxt(name),
   };
 }
 

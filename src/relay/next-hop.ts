@@ -3,7 +3,9 @@ import type { Executor } from "../db/db.ts";
 import { liveMembers } from "../cluster/members.ts";
 import type { MemberCredentials } from "../cluster/member-credentials.ts";
 import type { DnsResolver } from "./dns.ts";
-import { findRoute, parseHostPort, RouteError, type HostPort } from "./routes-store.ts";
+import type { StsLookup } from "../mta-sts/policy-cache.ts";
+import type { TlsFailureType, TlsReportPolicy } from "../tls-report/results.ts";
+import { findRoute, parseHostPort, RouteError, type HostPort, type RouteTls } from "./routes-store.ts";
 import { MAX_TARGETS, resolveHostTargets, resolveMxTargets, type Target, type TargetResolution } from "./targets.ts";
 import { localReply } from "./smtp-reply.ts";
 
@@ -11,9 +13,22 @@ import { localReply } from "./smtp-reply.ts";
 export interface NextHop {
   /** Concurrency key and log label: "route:example.org", "forward:relay.lan:25", "forward:*", "mx:example.org". */
   destination: string;
-  requireTls: boolean;
+  /** How sessions use TLS (see RouteTls); an enforced MTA-STS policy makes it verify. */
+  tls: RouteTls;
+  /** MTA-STS and TLS-RPT, for delivery by MX only (a route or forwarder is not the domain's MX). */
+  sts: HopSts | null;
   auth: { user: string; pass: string } | null;
   resolve(): Promise<TargetResolution>;
+}
+
+export interface HopSts {
+  /** The policy TLS-RPT reports sessions under. */
+  report: TlsReportPolicy;
+  /** enforce: only MX hosts matching `mx`, with a verified certificate (tls is verify). */
+  mode: "enforce" | "testing" | "none";
+  mx: string[];
+  /** The domain has an _mta-sts record but its policy could not be had: reported, not enforced. */
+  fetchError: { type: TlsFailureType; error: string } | null;
 }
 
 export interface NextHopContext {
@@ -26,6 +41,8 @@ export interface NextHopContext {
   forwardingServer: string;
   requireTls: boolean;
   memberTimeoutSeconds: number;
+  /** MTA-STS policies (absent or null = not applied). */
+  mtaSts?: { lookup(domain: string): Promise<StsLookup> } | null;
   /** Port for MX hosts: 25, or per host name a test sink's. */
   mxPort: number | ((host: string) => number);
   /**
@@ -50,13 +67,15 @@ export async function chooseNextHop(c: NextHopContext, domain: string): Promise<
   if (fwd === "*" && !c.self.isFrontend) {
     // With credentials the session must be encrypted first; the frontend's certificate is
     // usually self-signed, so it is not verified (see member-credentials.ts for why that is enough).
-    return { destination: "forward:*", requireTls: c.requireTls || Boolean(c.memberAuth), auth: null, resolve: () => liveFrontends(c) };
+    return { destination: "forward:*", tls: c.requireTls || c.memberAuth ? "encrypt" : "may", sts: null, auth: null, resolve: () => liveFrontends(c) };
   }
   const route = await findRoute(c.db, domain);
   if (route) {
     return {
       destination: `route:${route.domain === "*" ? "*" : domain}`,
-      requireTls: route.requireTls || c.requireTls,
+      // relay_require_tls raises "may"; an explicit "none" is the operator's word for that host.
+      tls: c.requireTls && route.tls === "may" ? "encrypt" : route.tls,
+      sts: null,
       auth: route.authUser && route.authPass !== null ? { user: route.authUser, pass: route.authPass } : null,
       resolve: () => resolveHostTargets(c.resolver, route.hosts, `route ${route.domain}`),
     };
@@ -69,9 +88,21 @@ export async function chooseNextHop(c: NextHopContext, domain: string): Promise<
       const why = err instanceof RouteError ? err.message : String(err);
       return failedHop(`forward:${fwd}`, `forwarding_server setting is invalid: ${why}`);
     }
-    return { destination: `forward:${host.host}:${host.port}`, requireTls: c.requireTls, auth: null, resolve: () => resolveHostTargets(c.resolver, [host], "forwarding server") };
+    return { destination: `forward:${host.host}:${host.port}`, tls: c.requireTls ? "encrypt" : "may", sts: null, auth: null, resolve: () => resolveHostTargets(c.resolver, [host], "forwarding server") };
   }
-  return { destination: `mx:${domain}`, requireTls: c.requireTls, auth: null, resolve: () => resolveMxTargets(c.resolver, domain, c.mxPort, c.random) };
+  const sts = c.mtaSts ? hopSts(domain, await c.mtaSts.lookup(domain)) : null;
+  const tls: RouteTls = sts?.mode === "enforce" ? "verify" : c.requireTls ? "encrypt" : "may";
+  return { destination: `mx:${domain}`, tls, sts, auth: null, resolve: () => resolveMxTargets(c.resolver, domain, c.mxPort, c.random) };
+}
+
+function hopSts(domain: string, lookup: StsLookup): HopSts {
+  if (lookup.kind === "policy") {
+    const p = lookup.policy;
+    const lines = p.text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+    return { report: { domain, type: "sts", policyString: lines.join("\n"), mxHost: p.mx.join(",") }, mode: p.mode, mx: p.mx, fetchError: null };
+  }
+  if (lookup.kind === "error") return { report: { domain, type: "sts", policyString: "", mxHost: "" }, mode: "none", mx: [], fetchError: { type: lookup.type, error: lookup.error } };
+  return { report: { domain, type: "no-policy-found", policyString: "", mxHost: "" }, mode: "none", mx: [], fetchError: null };
 }
 
 async function liveFrontends(c: NextHopContext): Promise<TargetResolution> {
@@ -108,5 +139,5 @@ async function liveFrontends(c: NextHopContext): Promise<TargetResolution> {
 }
 
 function failedHop(destination: string, text: string): NextHop {
-  return { destination, requireTls: false, auth: null, resolve: async () => ({ ok: false, permanent: false, reply: localReply(451, "4.3.5", text) }) };
+  return { destination, tls: "may", sts: null, auth: null, resolve: async () => ({ ok: false, permanent: false, reply: localReply(451, "4.3.5", text) }) };
 }

@@ -1,6 +1,8 @@
 import SMTPConnection, { type SMTPConnectionSendInfo } from "nodemailer/lib/smtp-connection";
 import type { NodemailerError } from "nodemailer/lib/errors";
+import { TLSSocket } from "node:tls";
 import type { DsnRet } from "../domain/types.ts";
+import { certificateFailure, type SessionTls } from "../tls-report/results.ts";
 
 /** Per-recipient DSN parameters (RFC 3461), as stored on the queue row. */
 export interface RecipientDsn {
@@ -18,6 +20,7 @@ interface Internals {
   _maxAllowedSize?: number;
   _recipientQueue?: string[];
   _envelope?: false | { rejectedErrors?: NodemailerError[] };
+  _socket?: unknown;
 }
 
 /** RFC 3461 xtext: "+" and "=" and anything outside printable US-ASCII as +HH. */
@@ -56,6 +59,19 @@ export class RelayConnection extends SMTPConnection {
   get rcptRejections(): NodemailerError[] {
     const env = this.internals._envelope;
     return env ? (env.rejectedErrors ?? []) : [];
+  }
+
+  /**
+   * The session's TLS once connected: encrypted or not, and whether the certificate chains to a
+   * trusted CA and names the host (node checks the SNI name even without rejectUnauthorized;
+   * the pool decides what to do with a failure, so one policy can report what another refuses).
+   */
+  get sessionTls(): SessionTls {
+    const socket = this.internals._socket;
+    if (!this.secure || !(socket instanceof TLSSocket)) return { encrypted: false, verified: false, failure: "starttls-not-supported", detail: "no STARTTLS" };
+    if (socket.authorized) return { encrypted: true, verified: true, failure: null, detail: null };
+    const code = String(socket.authorizationError ?? "certificate not verified");
+    return { encrypted: true, verified: false, failure: certificateFailure(code), detail: code };
   }
 
   _getDsnRcptToArgs(): string {

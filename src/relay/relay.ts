@@ -14,6 +14,10 @@ import { KeyedLimiter } from "./limiter.ts";
 import { chooseNextHop, type NextHop } from "./next-hop.ts";
 import { localReply } from "./smtp-reply.ts";
 import { targetLabel, type Target } from "./targets.ts";
+import { judgeSession, stsRefusesHost, verifyFailureReply } from "./tls-policy.ts";
+import type { MtaStsCache } from "../mta-sts/policy-cache.ts";
+import type { TlsReportRecorder } from "../tls-report/recorder.ts";
+import type { SessionTls } from "../tls-report/results.ts";
 import { runTransaction, type TransactionResult, troubleReply } from "./transaction.ts";
 
 export interface RelayOptions {
@@ -33,6 +37,12 @@ export interface RelayOptions {
   mxPort?: number | ((host: string) => number);
   /** The cluster secret, for member credentials on a forwarding "*" hand-off; absent = hand off without AUTH. */
   clusterSecret?: () => Promise<string>;
+  /** MTA-STS policies for delivery by MX (applied while the mta_sts_enabled setting is on). */
+  mtaSts?: MtaStsCache;
+  /** TLS-RPT counts of MX sessions (kept while tls_rpt_enabled is on). */
+  tlsReports?: TlsReportRecorder;
+  /** Extra trusted CA certificates (PEM) for verified TLS, besides the system store (tests). */
+  tlsCa?: string[];
   /** Cluster-wide traffic shaping (applies while the relay_shaping setting is on); absent = per-member limit only. */
   shaper?: Shaper;
 }
@@ -53,6 +63,10 @@ export class Relay {
   readonly pool: ConnectionPool;
   readonly limiter = new KeyedLimiter();
 
+  get tlsReports(): TlsReportRecorder | undefined {
+    return this.o.tlsReports;
+  }
+
   constructor(private readonly o: RelayOptions) {
     this.pool = new ConnectionPool(() => o.settings().relay_idle_ms, o.logger);
   }
@@ -72,6 +86,7 @@ export class Relay {
       memberTimeoutSeconds: s.member_timeout_seconds,
       mxPort: this.o.mxPort ?? 25,
       memberAuth: s.forwarding_server.trim() === "*" ? await this.memberAuth(now) : null,
+      mtaSts: s.mta_sts_enabled ? this.o.mtaSts : null,
     };
     const byDomain = new Map<string, NextHop>();
     for (const r of recipients) {
@@ -124,6 +139,13 @@ export class Relay {
       for (const target of resolution.targets) {
         if (pending.length === 0) break;
         const label = targetLabel(target);
+        const refused = stsRefusesHost(hop.sts, target);
+        if (refused) {
+          this.recordTls(hop, target, null, null, true);
+          trouble = refused;
+          troubleHost = label;
+          continue;
+        }
         let result: TransactionResult;
         try {
           result = await this.attempt(hop, target, message, pending, shaping);
@@ -165,13 +187,23 @@ export class Relay {
     }
   }
 
+  /** A TLS-RPT count for a session to an MX host (or one an enforced policy skipped). */
+  private recordTls(hop: NextHop, target: Target, tls: SessionTls | null, err: unknown, skipped: boolean): void {
+    if (!hop.sts || !this.o.tlsReports || !this.o.settings().tls_rpt_enabled) return;
+    const result = skipped
+      ? { policy: hop.sts.report, result: "validation-failure" as const, mxHost: target.name, ip: target.address, info: "MX host not listed in the enforced policy" }
+      : judgeSession(hop.sts, target, tls, err);
+    if (result) this.o.tlsReports.record(result, this.o.clock.now());
+  }
+
   /** One host: lease a connection (reused or new), run the transaction; a stale reused one is retried fresh once. */
   private async attempt(hop: NextHop, target: Target, message: RelayMessage, recipients: ClaimedRecipient[], shaping: HopShaping | null): Promise<TransactionResult> {
     const s = this.o.settings();
     const spec = {
       target,
       ehloName: this.o.ehloName,
-      requireTls: hop.requireTls,
+      tls: hop.tls,
+      ca: this.o.tlsCa,
       auth: target.auth ?? hop.auth,
       connectTimeoutMs: s.relay_connect_timeout_ms,
       greetingTimeoutMs: s.relay_greeting_timeout_ms,
@@ -185,8 +217,10 @@ export class Relay {
       } catch (err) {
         if (err instanceof ShapingDenied) throw err;
         this.o.metrics?.inc("mailcluster_relay_connections_total", "Relay SMTP connections opened, by result", { result: "failed" });
-        return { replies: new Map(), trouble: troubleReply(coerceError(err)), reusable: false, stale: false };
+        this.recordTls(hop, target, null, err, false);
+        return { replies: new Map(), trouble: verifyFailureReply(err, hop.tls, hop.sts) ?? troubleReply(coerceError(err)), reusable: false, stale: false };
       }
+      if (!lease.reused) this.recordTls(hop, target, lease.conn.sessionTls, null, false);
       this.o.metrics?.inc(
         lease.reused ? "mailcluster_relay_connection_reuses_total" : "mailcluster_relay_connections_total",
         lease.reused ? "Relay transactions on a kept connection" : "Relay SMTP connections opened, by result",

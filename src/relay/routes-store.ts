@@ -9,10 +9,24 @@ export interface HostPort {
   port: number;
 }
 
+/**
+ * How a route's sessions use TLS, like Postfix's smtp_tls_security_level: none = never STARTTLS;
+ * may = opportunistic, unverified (the default); encrypt = STARTTLS required, certificate not
+ * checked; verify = STARTTLS required and the certificate verified for the host name.
+ */
+export const ROUTE_TLS = ["none", "may", "encrypt", "verify"] as const;
+export type RouteTls = (typeof ROUTE_TLS)[number];
+
+export function isRouteTls(value: unknown): value is RouteTls {
+  return typeof value === "string" && (ROUTE_TLS as readonly string[]).includes(value);
+}
+
 export interface Route {
   /** A domain, or "*" for every domain without its own route. */
   domain: string;
   hosts: HostPort[];
+  tls: RouteTls;
+  /** tls is encrypt or verify (kept for the API's older field). */
   requireTls: boolean;
   authUser: string | null;
   authPass: string | null;
@@ -23,6 +37,9 @@ export interface RouteInput {
   domain: string;
   /** "host[:port][,host[:port]...]", tried in order. */
   hosts: string;
+  /** Default "may"; checked here (a string from a form or the API). */
+  tls?: string;
+  /** The older switch: true = "encrypt" when tls is not given. */
   requireTls?: boolean;
   authUser?: string | null;
   authPass?: string | null;
@@ -80,10 +97,12 @@ export function formatHostList(hosts: HostPort[]): string {
 }
 
 function toRoute(row: typeof routes.$inferSelect): Route {
+  const tls = isRouteTls(row.tls) ? row.tls : "may";
   return {
     domain: row.domain,
     hosts: parseHostList(row.hosts),
-    requireTls: row.requireTls,
+    tls,
+    requireTls: tls === "encrypt" || tls === "verify",
     authUser: row.authUser,
     authPass: row.authPass,
     createdAt: row.createdAt,
@@ -97,13 +116,22 @@ export async function setRoute(db: Executor, input: RouteInput): Promise<Route> 
   const authUser = input.authUser?.trim() || null;
   const authPass = input.authPass ?? null;
   if ((authUser === null) !== (authPass === null || authPass === "")) throw new RouteError("auth needs both a user and a password", 400);
-  const values = { domain, hosts, requireTls: input.requireTls ?? false, authUser, authPass: authUser ? authPass : null };
+  const tls = routeTls(input);
+  const values = { domain, hosts, tls, authUser, authPass: authUser ? authPass : null };
   const [row] = await db
     .insert(routes)
     .values(values)
-    .onConflictDoUpdate({ target: routes.domain, set: { hosts: values.hosts, requireTls: values.requireTls, authUser: values.authUser, authPass: values.authPass } })
+    .onConflictDoUpdate({ target: routes.domain, set: { hosts: values.hosts, tls: values.tls, authUser: values.authUser, authPass: values.authPass } })
     .returning();
   return toRoute(row);
+}
+
+function routeTls(input: RouteInput): RouteTls {
+  if (input.tls === undefined || input.tls === "") return input.requireTls ? "encrypt" : "may";
+  const tls = input.tls.trim().toLowerCase();
+  if (!isRouteTls(tls)) throw new RouteError(`bad tls "${input.tls}": one of ${ROUTE_TLS.join(", ")}`, 400);
+  if (input.requireTls === true && (tls === "none" || tls === "may")) throw new RouteError(`tls "${tls}" contradicts requireTls: true`, 400);
+  return tls;
 }
 
 export async function listRoutes(db: Executor): Promise<Route[]> {

@@ -34,6 +34,8 @@ export interface SmtpSinkOptions {
   connect?: () => SinkAction;
   /** Offer STARTTLS (self-signed). Default false, for speed. */
   starttls?: boolean;
+  /** The certificate STARTTLS presents (PEM), instead of smtp-server's self-signed one. */
+  certificate?: { key: string; cert: string };
   smtputf8?: boolean;
   dsn?: boolean;
   eightBitMime?: boolean;
@@ -96,6 +98,7 @@ export async function startSmtpSink(o: SmtpSinkOptions = {}): Promise<SmtpSink> 
 
   const server = new SMTPServer({
     secure: false,
+    ...(o.certificate ? { key: o.certificate.key, cert: o.certificate.cert } : {}),
     hideSTARTTLS: !o.starttls,
     hideSMTPUTF8: o.smtputf8 === false,
     hideDSN: o.dsn === false,

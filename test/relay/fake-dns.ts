@@ -6,6 +6,8 @@ export interface FakeZoneEntry {
   mx?: Answer<MxRecord[]>;
   a?: Answer<string[]>;
   aaaa?: Answer<string[]>;
+  /** TXT records, each one string (split into 255-byte chunks is not needed here). */
+  txt?: Answer<string[]>;
 }
 
 /**
@@ -14,7 +16,7 @@ export interface FakeZoneEntry {
  */
 export function fakeDns(zone: Record<string, FakeZoneEntry>): DnsResolver & { questions: string[] } {
   const questions: string[] = [];
-  const ask = async <T>(name: string, type: "mx" | "a" | "aaaa"): Promise<T> => {
+  const ask = async <T>(name: string, type: "mx" | "a" | "aaaa" | "txt"): Promise<T> => {
     questions.push(`${type} ${name}`);
     const entry = zone[name.toLowerCase()];
     if (!entry) throw dnsError("ENOTFOUND", name);
@@ -29,5 +31,6 @@ export function fakeDns(zone: Record<string, FakeZoneEntry>): DnsResolver & { qu
     resolveMx: (d) => ask<MxRecord[]>(d, "mx"),
     resolve4: (h) => ask<string[]>(h, "a"),
     resolve6: (h) => ask<string[]>(h, "aaaa"),
+    resolveTxt: async (n) => (await ask<string[]>(n, "txt")).map((t) => [t]),
   };
 }

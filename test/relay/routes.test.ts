@@ -53,14 +53,18 @@ describe("relay routes: store, CLI and /api/v1/routes", () => {
     const lines: string[] = [];
     const out = (l: string) => lines.push(l);
     await routeAdd(tdb.storage.db, "example.org", "mx1.lan:2525,mx2.lan", { requireTls: true }, out);
-    expect(lines.pop()).toBe("route example.org → mx1.lan:2525,mx2.lan:25 (TLS required)");
+    expect(lines.pop()).toBe("route example.org → mx1.lan:2525,mx2.lan:25 (TLS encrypt)");
     await routeAdd(tdb.storage.db, "*", "smarthost.lan", { authUser: "relay", authPass: "pw", json: true }, out);
-    expect(JSON.parse(lines.pop() ?? "")).toEqual({ domain: "*", hosts: "smarthost.lan:25", requireTls: false, authUser: "relay" });
+    expect(JSON.parse(lines.pop() ?? "")).toEqual({ domain: "*", hosts: "smarthost.lan:25", tls: "may", requireTls: false, authUser: "relay" });
+    await routeAdd(tdb.storage.db, "verified.example", "mx.verified.example", { tls: "verify" }, out);
+    expect(lines.pop()).toBe("route verified.example → mx.verified.example:25 (TLS verify)");
+    await expect(routeAdd(tdb.storage.db, "bad.example", "mx.bad.example", { tls: "maybe" }, out)).rejects.toThrow('bad tls "maybe": one of none, may, encrypt, verify');
+    await routeRemove(tdb.storage.db, "verified.example", false, out);
     await routeList(tdb.storage.db, true, out);
     const listed = JSON.parse(lines.pop() ?? "") as Array<Record<string, unknown>>;
-    expect(listed.map((r) => [r.domain, r.hosts, r.require_tls, r.auth_user])).toEqual([
-      ["*", "smarthost.lan:25", false, "relay"],
-      ["example.org", "mx1.lan:2525,mx2.lan:25", true, null],
+    expect(listed.map((r) => [r.domain, r.hosts, r.tls, r.auth_user])).toEqual([
+      ["*", "smarthost.lan:25", "may", "relay"],
+      ["example.org", "mx1.lan:2525,mx2.lan:25", "encrypt", null],
     ]);
     await routeList(tdb.storage.db, false, out);
     expect(lines.pop()).toContain("mx1.lan:2525,mx2.lan:25");
@@ -74,7 +78,10 @@ describe("relay routes: store, CLI and /api/v1/routes", () => {
     expect((await call(app, "GET", "/routes", undefined, null)).status).toBe(401);
     const put = await call(app, "PUT", "/routes/partner.example", { hosts: "10.0.0.9:2525", requireTls: true, authUser: "u", authPass: "secret" });
     expect(put.status).toBe(200);
-    expect(put.body).toMatchObject({ domain: "partner.example", hosts: "10.0.0.9:2525", requireTls: true, authUser: "u" });
+    expect(put.body).toMatchObject({ domain: "partner.example", hosts: "10.0.0.9:2525", tls: "encrypt", requireTls: true, authUser: "u" });
+    const verified = await call(app, "PUT", "/routes/verified.example", { hosts: "mx.verified.example", tls: "verify" });
+    expect(verified).toMatchObject({ status: 200, body: { tls: "verify", requireTls: true } });
+    expect(await call(app, "DELETE", "/routes/verified.example")).toMatchObject({ status: 200 });
     const star = await call(app, "PUT", "/routes/*", { hosts: "smarthost.lan" });
     expect(star.status).toBe(200);
     const list = await call(app, "GET", "/routes");
@@ -86,6 +93,9 @@ describe("relay routes: store, CLI and /api/v1/routes", () => {
     expect(await call(app, "PUT", "/routes/x.example", { hosts: "bad host" })).toMatchObject({ status: 400, body: { error: 'bad relay host "bad host": a host name or IP address, optionally :port' } });
     expect(await call(app, "PUT", "/routes/x.example", {})).toMatchObject({ status: 400, body: { error: '"hosts" is required' } });
     expect(await call(app, "PUT", "/routes/x.example", { hosts: "a.lan", requireTls: "yes" })).toMatchObject({ status: 400 });
+    expect(await call(app, "PUT", "/routes/x.example", { hosts: "a.lan", tls: "strict" })).toMatchObject({ status: 400, body: { error: 'bad tls "strict": one of none, may, encrypt, verify' } });
+    expect(await call(app, "PUT", "/routes/x.example", { hosts: "a.lan", tls: 1 })).toMatchObject({ status: 400, body: { error: '"tls" must be a string' } });
+    expect(await call(app, "PUT", "/routes/x.example", { hosts: "a.lan", tls: "none", requireTls: true })).toMatchObject({ status: 400, body: { error: 'tls "none" contradicts requireTls: true' } });
     expect(await call(app, "PUT", "/routes/x.example", "{not json")).toMatchObject({ status: 400 });
     expect(await count()).toBe(2);
 

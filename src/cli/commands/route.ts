@@ -5,6 +5,7 @@ import { withDatabase } from "../context.ts";
 import { type Out, printResult, printRows } from "../output-admin.ts";
 
 export interface RouteAddOptions {
+  tls?: string;
   requireTls?: boolean;
   authUser?: string;
   authPass?: string;
@@ -12,16 +13,16 @@ export interface RouteAddOptions {
 }
 
 export async function routeAdd(db: Executor, domain: string, hosts: string, o: RouteAddOptions, out?: Out): Promise<void> {
-  const r = await setRoute(db, { domain, hosts, requireTls: Boolean(o.requireTls), authUser: o.authUser ?? null, authPass: o.authPass ?? null });
-  const value = { domain: r.domain, hosts: formatHostList(r.hosts), requireTls: r.requireTls, authUser: r.authUser };
-  printResult(value, `route ${r.domain} → ${value.hosts}${r.requireTls ? " (TLS required)" : ""}${r.authUser ? ` (AUTH as ${r.authUser})` : ""}`, Boolean(o.json), out);
+  const r = await setRoute(db, { domain, hosts, tls: o.tls, requireTls: Boolean(o.requireTls), authUser: o.authUser ?? null, authPass: o.authPass ?? null });
+  const value = { domain: r.domain, hosts: formatHostList(r.hosts), tls: r.tls, requireTls: r.requireTls, authUser: r.authUser };
+  printResult(value, `route ${r.domain} → ${value.hosts} (TLS ${r.tls})${r.authUser ? ` (AUTH as ${r.authUser})` : ""}`, Boolean(o.json), out);
 }
 
 export async function routeList(db: Executor, json: boolean, out?: Out): Promise<void> {
   const rows = await listRoutes(db);
   printRows(
-    rows.map((r) => ({ domain: r.domain, hosts: formatHostList(r.hosts), require_tls: r.requireTls, auth_user: r.authUser, created: r.createdAt })),
-    ["domain", "hosts", "require_tls", "auth_user", "created"],
+    rows.map((r) => ({ domain: r.domain, hosts: formatHostList(r.hosts), tls: r.tls, auth_user: r.authUser, created: r.createdAt })),
+    ["domain", "hosts", "tls", "auth_user", "created"],
     json,
     out,
   );
@@ -37,7 +38,8 @@ export function registerRoute(program: Command): void {
   cmd
     .command("add <domain> <hosts>")
     .description("add or replace the route of DOMAIN ('*' = every domain without its own); HOSTS = host[:port][,host[:port]...], tried in order")
-    .option("--require-tls", "refuse to send without STARTTLS")
+    .option("--tls <level>", "none | may (default: STARTTLS when offered) | encrypt (STARTTLS required) | verify (and a certificate valid for the host name)")
+    .option("--require-tls", "the same as --tls encrypt")
     .option("--auth-user <user>", "AUTH as this user")
     .option("--auth-pass <password>", "password for --auth-user")
     .option("--json", "print JSON")

@@ -12,6 +12,6 @@ export * from "./channel-nonces.ts";
 export * from "./admin-sessions.ts";
 export * from "./queue-history.ts";
 export * from "./dkim-keys.ts";
-export * from "./dkim-keys.ts";
-export * from "./suppressions.ts";
 export * from "./shaping.ts";
+export * from "./suppressions.ts";
+export * from "./tls.ts";

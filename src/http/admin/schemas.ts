@@ -65,7 +65,8 @@ export const memberBody = z.strictObject({ submitMode: z.enum(SUBMIT_MODES) });
  */
 export const routeBody = z.strictObject({
   hosts: z.string().describe("comma-separated relay hosts, each host[:port], tried in order"),
-  requireTls: z.boolean().optional(),
+  tls: z.enum(["none", "may", "encrypt", "verify"]).optional().describe("none | may (default, opportunistic) | encrypt (STARTTLS required) | verify (STARTTLS and a certificate valid for the host name)"),
+  requireTls: z.boolean().optional().describe('older switch: true = tls "encrypt"'),
   authUser: z.string().nullable().optional(),
   authPass: z.string().nullable().optional(),
 });

@@ -12,15 +12,15 @@ function routesPage(routes: Route[]): Html {
   return html`<p class="muted">Like Postfix's transport_maps: mail for a domain goes to these hosts instead of its MX; "*" catches every remote domain. Passwords are never shown.</p>
 <form method="post" action="/admin/routes" class="bar">
 <input name="domain" placeholder="example.net or *" aria-label="domain" required> <input name="hosts" placeholder="mx1.example.net:25,mx2.example.net" aria-label="hosts" required size="28">
-<label><input type="checkbox" name="requireTls" value="true"> require TLS</label>
+<label>TLS <select name="tls" aria-label="TLS policy"><option value="may" selected>may (opportunistic)</option><option value="encrypt">encrypt (STARTTLS required)</option><option value="verify">verify (verified certificate)</option><option value="none">none (never STARTTLS)</option></select></label>
 <input name="authUser" placeholder="AUTH user (optional)" aria-label="AUTH user"> <input type="password" name="authPass" placeholder="AUTH password" aria-label="AUTH password">
 <button>Add or replace route</button></form>
 ${
     routes.length === 0
       ? html`<p>No routes: remote mail goes by MX (or the forwarding server setting).</p>`
-      : scroll(html`<table><tr><th>domain</th><th>hosts</th><th>TLS required</th><th>AUTH user</th><th>created</th><th></th></tr>
+      : scroll(html`<table><tr><th>domain</th><th>hosts</th><th>TLS</th><th>AUTH user</th><th>created</th><th></th></tr>
 ${routes.map(
-  (r) => html`<tr><td>${r.domain}</td><td>${formatHostList(r.hosts)}</td><td>${r.requireTls ? "yes" : "no"}</td><td>${r.authUser ?? ""}</td><td>${when(r.createdAt)}</td>
+  (r) => html`<tr><td>${r.domain}</td><td>${formatHostList(r.hosts)}</td><td>${r.tls}</td><td>${r.authUser ?? ""}</td><td>${when(r.createdAt)}</td>
 <td>${actionButton(`/admin/routes/${enc(r.domain)}/remove`, "remove")}</td></tr>`,
 )}</table>`)
   }`;
@@ -34,7 +34,7 @@ export function routeRoutes(app: Hono, d: AdminDeps): void {
     const route = await setRoute(d.db, {
       domain: field(form, "domain"),
       hosts: field(form, "hosts"),
-      requireTls: field(form, "requireTls") === "true",
+      tls: field(form, "tls") || undefined,
       authUser: field(form, "authUser") || null,
       authPass: field(form, "authPass") || null,
     });
