@@ -21,6 +21,8 @@ export interface AttemptSearch {
   reply?: string;
   from?: Date;
   to?: Date;
+  /** The page after this attempt (the last one of the previous page). */
+  before?: number;
   limit: number;
 }
 
@@ -66,6 +68,8 @@ export async function searchAttempts(db: Executor, p: AttemptSearch): Promise<At
   if (p.reply) where.push(sql`(a.reply_text ILIKE ${contains(p.reply)} OR a.enhanced_status = ${p.reply})`);
   if (p.from) where.push(sql`a.started_at >= ${ts(p.from)}`);
   if (p.to) where.push(sql`a.started_at < ${ts(p.to)}`);
+  // Keyset paging in the listing's own order, compared inside the database (its timestamps are finer than a JS Date).
+  if (p.before !== undefined) where.push(sql`(a.started_at, a.id) < (SELECT started_at, id FROM attempts WHERE id = ${p.before})`);
   const rows = await queryRows(
     db,
     sql`SELECT a.id, a.started_at, a.message_id, m.sender, m.subject, m.header_message_id, a.address, a.member, a.outcome, a.reply_code, a.enhanced_status,

@@ -4,7 +4,7 @@ import { attempts } from "../../src/db/schema/index.ts";
 import { recordQueueDepth } from "../../src/queue/depth-history.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, issuePaths, items } from "./helpers.ts";
+import { adminApp, call, issuePaths, items, TOKEN } from "./helpers.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];
@@ -59,6 +59,38 @@ describe("GET /api/v1/log", () => {
     expect(items<LogItem>((await call(app, "GET", `/log?queueId=${ids.plain}&outcome=deferred`)).body).map((i) => i.subject)).toEqual(["hello"]);
   });
 
+  it("pages by ?before= in the listing's order, ties on the start time included", async () => {
+    const all = items<{ id: number }>((await call(app, "GET", "/log")).body).map((i) => i.id);
+    expect(all).toHaveLength(3);
+    const seen: number[] = [];
+    let before: number | null = null;
+    for (let page = 0; page < 5; page++) {
+      const r = await call(app, "GET", `/log?limit=2${before === null ? "" : `&before=${before}`}`);
+      seen.push(...items<{ id: number }>(r.body).map((i) => i.id));
+      before = (r.body as { next: number | null }).next;
+      if (before === null) break;
+    }
+    expect(seen).toEqual(all);
+  });
+
+  it("the WebAdmin log links to the older page when one is full", async () => {
+    const [first] = await tdb.storage.db.select().from(attempts).limit(1);
+    const { id: _id, ...copy } = first;
+    await tdb.storage.db.insert(attempts).values(Array.from({ length: 200 }, (_, i) => ({ ...copy, address: `bulk${i}@far.test`, startedAt: new Date(clock.now().getTime() - i * 1000) })));
+    try {
+      const page1 = await app.request("http://localhost/admin/log?recipient=bulk", { headers: { authorization: `Bearer ${TOKEN}` } });
+      const text = await page1.text();
+      const href = /<a href="([^"]+)" id="older">/.exec(text)?.[1].replace(/&amp;/g, "&");
+      expect(href).toMatch(/^\/admin\/log\?recipient=bulk&before=\d+$/);
+      const page2 = await (await app.request(`http://localhost${href}`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+      expect(page2).toContain("No attempts match.");
+      expect(page2).toContain(">newest</a>");
+      expect(text).toContain("bulk0@far.test");
+    } finally {
+      await tdb.storage.db.execute(sql`DELETE FROM attempts WHERE address LIKE 'bulk%'`);
+    }
+  });
+
   it("bad input is a JSON 400 naming the field", async () => {
     const cases: Array<[string, string]> = [
       [`/log?subject=${"x".repeat(999)}`, "subject"],
@@ -71,6 +103,7 @@ describe("GET /api/v1/log", () => {
       ["/log?limit=1001", "limit"],
       ["/log?outcome=lost", "outcome"],
       ["/log?queueId=-1", "queueId"],
+      ["/log?before=x", "before"],
     ];
     for (const [path, field] of cases) {
       const r = await call(app, "GET", path);

@@ -43,6 +43,7 @@ export const logSearchQuery = z
     from: timeField.optional().describe("attempts started at or after (UTC unless a zone is given)"),
     to: timeField.optional().describe("attempts started before"),
     limit: z.coerce.number().int().min(1).max(MAX_LOG_LIMIT).optional(),
+    before: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe("the next page: attempts listed after this attempt id (`next` of the previous answer)"),
   })
   .refine((q) => !q.from || !q.to || q.from < q.to, { message: "the time range is empty: from must be before to", path: ["to"] });
 
@@ -60,6 +61,7 @@ export function attemptSearchOf(q: LogSearchQuery, limit = DEFAULT_LOG_LIMIT): A
     reply: q.reply,
     from: q.from,
     to: q.to,
+    before: q.before,
     limit: q.limit ?? limit,
   };
 }

@@ -48,7 +48,14 @@ export function logRoutes(app: Hono, d: AdminDeps): void {
       throw new ApiError(400, issues.map((i) => `${i.path === "queueId" ? "queue id" : i.path || "search"}: ${i.message}`).join("; "));
     }
     const rows = await searchAttempts(d.db, attemptSearchOf(parsed.data, LOG_PAGE_SIZE));
-    const note = rows.length === LOG_PAGE_SIZE ? html`<p class="muted">The newest ${LOG_PAGE_SIZE} shown; narrow the search for older ones.</p>` : "";
+    // Keyset pages: "older" continues after the last row shown, "newest" drops the cursor.
+    const newest = new URLSearchParams(Object.entries(q).filter(([k]) => k !== "before")).toString();
+    const older = new URLSearchParams({ ...q, before: String(rows[rows.length - 1]?.id ?? "") }).toString();
+    const full = rows.length === LOG_PAGE_SIZE;
+    const note =
+      full || q.before
+        ? html`<p class="pager">${q.before ? html`<a href="/admin/log?${newest}">newest</a>` : ""}${full ? html`<a href="/admin/log?${older}" id="older">older ${LOG_PAGE_SIZE} →</a>` : ""}</p>`
+        : "";
     return c.html(page("Delivery log", html`${filterForm(q)}${logTable(rows)}${note}`, { here: "/admin/log" }));
   });
 }

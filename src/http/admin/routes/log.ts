@@ -8,6 +8,8 @@ import { valid } from "../validate.ts";
 export function logRoutes(d: AdminDeps): Hono {
   return new Hono().get("/", valid("query", logSearchQuery), async (c) => {
     const search = attemptSearchOf(c.req.valid("query"));
-    return c.json({ items: await searchAttempts(d.db, search), limit: search.limit });
+    const items = await searchAttempts(d.db, search);
+    // A full page may have more behind it: `next` is the ?before= of the following page.
+    return c.json({ items, limit: search.limit, next: items.length === search.limit ? items[items.length - 1].id : null });
   });
 }
