@@ -58,7 +58,7 @@ export class BackendComponent implements Component {
     this.maintaining ??= delivery.ownership
       .maintain()
       .then(() => ctx.metrics.set("mailcluster_accounts_open", "Accounts this backend holds open (dynamic leases)", {}, delivery.ownership.heldCount))
-      .catch((err) => ctx.logger.warn({ err: coerceError(err).message }, "account lease maintenance failed"))
+      .catch((err: unknown) => ctx.logger.warn({ err: coerceError(err).message }, "account lease maintenance failed"))
       .finally(() => (this.maintaining = null));
     return this.maintaining;
   }

@@ -59,7 +59,7 @@ export class ClusterCoordinator {
     const delay = Math.max(50, Math.round(base * (0.5 + this.ctx.random.next())));
     this.timer = setTimeout(() => {
       this.pass = this.runPass()
-        .catch((err) => this.ctx.logger.warn({ err: coerceError(err).message }, "cluster pass failed; will retry"))
+        .catch((err: unknown) => this.ctx.logger.warn({ err: coerceError(err).message }, "cluster pass failed; will retry"))
         .finally(() => {
           this.pass = null;
           this.schedule();

@@ -11,7 +11,7 @@ export async function queryRows(db: Executor, query: SQL): Promise<Row[]> {
   const result: unknown = await db.execute(query);
   if (Array.isArray(result)) return result as Row[];
   if (result && typeof result === "object" && "rows" in result) {
-    const rows = (result as { rows: unknown }).rows;
+    const rows = result.rows;
     if (Array.isArray(rows)) return rows as Row[];
   }
   throw new Error("unexpected result shape from db.execute");
@@ -44,6 +44,8 @@ export function str(value: unknown): string {
 }
 
 export function strOrNull(value: unknown): string | null {
+  // Driver values (text, numbers, bigints, Dates) print with their own toString.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   return value === null || value === undefined ? null : String(value);
 }
 

@@ -2,7 +2,6 @@ import { eq, sql } from "drizzle-orm";
 import { noteDirectoryWrite } from "../accounts/directory-writes.ts";
 import { AccountError, canonicalAddress } from "../accounts/store.ts";
 import type { Executor } from "../db/db.ts";
-import { queryRows } from "../db/rows.ts";
 import { accounts, domains } from "../db/schema/index.ts";
 import { clusterRules } from "../db/schema/rules.ts";
 import { EMPTY_RULE_SET, type RuleScope, type RuleSet } from "./model.ts";

@@ -80,7 +80,10 @@ function run(file: string, args: string[], ids: RunAs): Promise<void> {
     child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
     child.once("error", reject);
     child.once("close", (code) => {
-      if (code === 0) return resolvePromise();
+      if (code === 0) {
+        resolvePromise();
+        return;
+      }
       const hint = ids.uid !== undefined && /Permission denied/.test(output) ? ' (running as root, PostgreSQL runs as the "postgres" user, which must be able to reach the data dir)' : "";
       reject(new EmbeddedPostgresError(`${file} exited with ${code}: ${output.trim()}${hint}`));
     });

@@ -11,7 +11,7 @@ export const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
   fromDriver(value) {
     if (value instanceof Uint8Array) return value;
     if (typeof value === "string") return hexToBytes(value);
-    return new Uint8Array(value as ArrayBuffer);
+    return new Uint8Array(value);
   },
 });
 
