@@ -55,11 +55,16 @@ export async function signParts(parts: readonly Uint8Array[], keys: readonly Dki
   const todo = keys.filter((k) => !present.has(`${k.domain} ${k.selector}`));
   if (todo.length === 0) return null;
   const data = todo.map((k) => ({ signingDomain: k.domain, selector: k.selector, privateKey: k.privateKey, algorithm: k.algorithm, canonicalization: "relaxed/relaxed" }));
+  // mailauth signs what signatureData lists (its top-level key fields alone sign nothing).
   const result = await dkimSign(Readable.from(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))), {
-    ...data[0],
+    signingDomain: todo[0].domain,
+    selector: todo[0].selector,
+    privateKey: todo[0].privateKey,
+    canonicalization: "relaxed/relaxed",
     signTime: o.now,
     signatureData: data,
   });
+  if (result.signatures.trim() === "") throw new Error("mailauth produced no DKIM-Signature");
   if (result.errors.length > 0) throw coerceError(result.errors[0]);
   return { domain: todo[0].domain, selector: todo.map((k) => k.selector).join(","), header: result.signatures };
 }

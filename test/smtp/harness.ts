@@ -30,7 +30,8 @@ export function testTls(): Promise<{ key: string; cert: string }> {
 
 /** A frontend on an ephemeral port with settings the test may change while it runs. */
 export async function startHarness(storage: Storage, overrides: Partial<Settings> = {}, options: SmtpFrontendOptions = {}): Promise<Harness> {
-  const settings: Settings = { ...DEFAULT_SETTINGS, smtp_greeting_delay_ms: 0, smtp_auth_failure_delay_ms: 0, smtp_shutdown_grace_seconds: 1, ...overrides };
+  // inbound_auth_results off: no DNS from the system here; test/dkim turns it on with an injected resolver.
+  const settings: Settings = { ...DEFAULT_SETTINGS, smtp_greeting_delay_ms: 0, smtp_auth_failure_delay_ms: 0, smtp_shutdown_grace_seconds: 1, inbound_auth_results: false, ...overrides };
   const clock = new ManualClock(new Date());
   const config = { ...loadConfig({ MEMBER_NAME: "fe-test", MAILCLUSTER_HOSTNAME: "mx.test", MAILCLUSTER_DATA: "/nonexistent" }), smtpPort: 0 };
   const ctx: AppContext = {
