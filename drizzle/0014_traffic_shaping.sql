@@ -42,4 +42,5 @@ CREATE TABLE "shaping_rules" (
 --> statement-breakpoint
 INSERT INTO "shaping_rules" ("pattern", "action", "seconds") VALUES
 	('^4\d\d 4\.7\.28\b', 'suspend', 900),
-	('^4\d\d .*(rate.?limit|too many (messages|connections|mails)|throttl|try again later|temporarily rate)', 'suspend', 300);
+	('^421 (?!.*greylist).*(try again later|rate.?limit|too many|throttl)', 'suspend', 300),
+	('^4\d\d (?!.*greylist).*(rate.?limit|too many (messages|connections|mails)|throttl|sending rate|unusual rate)', 'suspend', 300);

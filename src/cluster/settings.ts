@@ -64,6 +64,12 @@ export const DEFAULT_SETTINGS = {
   relay_shaping_lease_seconds: 60,
   /** Relay shaping: how long a delivery waits for a busy destination's slot before it is deferred. */
   relay_shaping_wait_ms: 20_000,
+  /**
+   * Relay shaping: a temporary reply no reply rule matched, that the bounce classifier calls
+   * rate_limited, suspends its site this long when it ends the session (421) or has a x.7.x
+   * status; 0 = the rules alone decide.
+   */
+  relay_shaping_rate_limited_seconds: 300,
   /** Relay: refuse to send without STARTTLS to every destination (routes can require it alone). */
   relay_require_tls: false as boolean,
   /** Relay: apply MTA-STS policies (RFC 8461) of recipient domains delivered by MX (docs/tls.md). */

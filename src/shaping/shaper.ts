@@ -7,6 +7,7 @@ import type { Target } from "../relay/targets.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
 import { defaultLimits, effectiveLimits, listLimits, type LimitOverride } from "./limits.ts";
+import { classifyReply } from "../domain/bounce-class.ts";
 import { compileRules, type CompiledRule, listRules, matchRule, replyLine } from "./rules.ts";
 import { siteKey } from "./site.ts";
 import { acquireSlot, activeSuspensions, deferDomains, releaseSlots, renewSlots, type SiteLimits, suspendSite, takeMessageTokens } from "./store.ts";
@@ -180,17 +181,29 @@ export class Shaper {
   async observe(site: string, domains: string[], replies: readonly SmtpReply[]): Promise<Date | null> {
     await this.refresh();
     for (const reply of replies) {
-      const rule = matchRule(this.rules, reply);
+      const rule = matchRule(this.rules, reply) ?? this.classifiedRateLimit(reply);
       if (!rule) continue;
       const now = this.o.clock.now();
       const maxConnections = rule.action === "slow" ? rule.maxConnections : null;
-      const reason = `${replyLine(reply).slice(0, 300)} (rule ${rule.id})`;
+      const reason = `${replyLine(reply).slice(0, 300)} (${rule.id > 0 ? `rule ${rule.id}` : "bounce class rate_limited"})`;
       const r = await suspendSite(this.o.db, { site, until: new Date(now.getTime() + rule.seconds * 1000), maxConnections, reason, domains, now });
       this.suspended.set(site, { until: r.until, maxConnections, reason });
       this.o.logger.warn({ site, until: r.until.toISOString(), action: rule.action, pushed: r.pushed, reply: replyLine(reply) }, "shaping: destination suspended by a reply rule");
       return maxConnections === null ? r.until : null;
     }
     return null;
+  }
+
+  /**
+   * The bounce classifier's rate_limited, for replies no rule knows: only session-level (421)
+   * or x.7.x ones, never greylisting, since a per-recipient "try later" says nothing of the site.
+   */
+  private classifiedRateLimit(reply: SmtpReply): CompiledRule | null {
+    const seconds = this.o.settings().relay_shaping_rate_limited_seconds;
+    if (seconds <= 0 || reply.code < 400 || reply.code >= 500) return null;
+    if (!(reply.code === 421 || reply.enhanced?.startsWith("4.7.")) || /greylist/i.test(reply.text)) return null;
+    if (classifyReply(reply) !== "rate_limited") return null;
+    return { id: 0, pattern: "(bounce class rate_limited)", action: "suspend", seconds, maxConnections: null, regex: /$^/ };
   }
 
   private async deny(site: string, domains: string[], until: Date, reason: string): Promise<never> {

@@ -146,6 +146,19 @@ describe("cluster-wide traffic shaping", () => {
     expect(proxy.connections).toBe(sessions + 1);
   }, 60_000);
 
+  it("greylisting does not suspend; a reply the bounce classifier calls rate_limited (x.7.x) does", async () => {
+    const a = member("member-a");
+    rcptAction = { code: 450, text: "4.7.1 Greylisted, please try again later" };
+    const grey = await send(a.relay, "g@dest.test");
+    expect(grey.outcome.kind).toBe("deferred");
+    expect(grey.outcome.kind === "deferred" && grey.outcome.retryAt).toBeUndefined();
+    rcptAction = { code: 451, text: "4.7.500 Server busy. Please try again later" };
+    const busy = await send(a.relay, "h@dest.test");
+    expect(busy.outcome.kind === "deferred" && busy.outcome.retryAt?.getTime()).toBe(T0 + 300_000);
+    const [row] = await queryRows(tdb.storage.db, sql`SELECT site, reason FROM shaping_suspensions`);
+    expect([row.site, row.reason]).toEqual([SITE, "451 4.7.500 Server busy. Please try again later (bounce class rate_limited)"]);
+  }, 60_000);
+
   it("honours a messages-per-minute limit across members (injected clock)", async () => {
     const a = member("member-a");
     const b = member("member-b");
