@@ -8,18 +8,29 @@ import { ensureSchema } from "./schema-check.ts";
 
 /**
  * Admin commands open the database, make sure the schema is current, do one thing, close.
- * Logs go to stderr so stdout stays clean for tables and --json.
+ * Logs go to stderr so stdout stays clean for tables and --json. The logger is made on first
+ * use: on a DATABASE_URL nothing logs, and loading pino is a sizeable part of a short command.
  */
-export async function withDatabase<T>(flags: ConfigFlags, fn: (storage: Storage, config: Config, logger: Logger) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(flags: ConfigFlags, fn: (storage: Storage, config: Config, logger: () => Promise<Logger>) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env, flags);
-  const logger = await cliLogger(config.logLevel);
-  const storage = await openStorage(config, logger);
+  let made: Promise<Logger> | undefined;
+  const logger = () => (made ??= cliLogger(config.logLevel));
+  const storage = await openCommandStorage(config, logger);
   try {
     await ensureSchema(storage.db);
     return await fn(storage, config, logger);
   } finally {
     await storage.close();
   }
+}
+
+/** openStorage for a command; a server URL needs no logger, so none is made for it. */
+async function openCommandStorage(config: Config, logger: () => Promise<Logger>): Promise<Storage> {
+  if (config.databaseUrl) {
+    const { openPostgresJs } = await import("../../adapters/storage/postgres-js/index.ts");
+    return openPostgresJs(config.databaseUrl, { applicationName: "mailcluster cli", max: 2 });
+  }
+  return openStorage(config, await logger());
 }
 
 /** Where a command does its work: the database itself, or a running member's admin API. */

@@ -21,7 +21,7 @@ export function registerAdminToken(program: Command): void {
       const print = (token: string, source: string) => console.log(o.json ? JSON.stringify({ token, source }) : token);
       try {
         await withDatabase({}, async (storage, config, logger) => {
-          const { token, source } = await resolveAdminToken(storage.db, config.adminToken, logger);
+          const { token, source } = await resolveAdminToken(storage.db, config.adminToken, await logger());
           print(token, source);
         });
       } catch (err) {
