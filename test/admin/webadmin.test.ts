@@ -112,6 +112,21 @@ describe("WebAdmin pages and actions", () => {
     await tdb.storage.db.delete(attempts);
   });
 
+  it("auto-refresh is opt-in on the pages with forms, and the toggle keeps the page's filters", async () => {
+    for (const path of ["/admin/members", "/admin/queue?state=held", "/admin/log?recipient=far"]) {
+      const still = await (await browse(path)).text();
+      expect(still).not.toContain('http-equiv="refresh"');
+      const on = /<a href="([^"]+)" id="refresh-toggle"/.exec(still)?.[1].replace(/&amp;/g, "&") ?? "";
+      expect(on).toContain("refresh=on");
+      const live = await (await browse(on)).text();
+      expect(live).toContain('<meta http-equiv="refresh" content="15">');
+      const off = /<a href="([^"]+)" id="refresh-toggle"/.exec(live)?.[1].replace(/&amp;/g, "&") ?? "";
+      expect(off).toContain("refresh=off");
+      const query = path.split("?")[1];
+      if (query) expect(off).toContain(query);
+    }
+  });
+
   it("queue buttons act on the queue; cross-site posts are refused", async () => {
     const [{ id }] = await queryRows(tdb.storage.db, sql`SELECT message_id AS id FROM recipients WHERE address = 'rcpt@far.test'`);
     const forged = await browse(`/admin/queue/${num(id)}/hold`, { body: form({}), origin: "http://evil.example" });

@@ -15,7 +15,7 @@ import { aliasRoutes } from "./aliases-routes.ts";
 import { destinationRoutes } from "./destinations-routes.ts";
 import { directoryRoutes } from "./directory-routes.ts";
 import { field } from "./forms.ts";
-import { page } from "./layout.ts";
+import { liveRefresh, page } from "./layout.ts";
 import { logRoutes } from "./log-routes.ts";
 import { memberRoutes } from "./members-routes.ts";
 import { queueDepthChart, recentFiguresView } from "./overview-view.ts";
@@ -29,7 +29,6 @@ import { suppressionRoutes } from "./suppressions-routes.ts";
 
 export const WEBADMIN_PREFIX = "/admin";
 export const SESSION_COOKIE = "mailcluster_admin";
-const OVERVIEW_REFRESH_SECONDS = 15;
 
 /**
  * Server-rendered WebAdmin behind the admin token: the login form starts a session (a row in
@@ -89,12 +88,11 @@ export function createWebAdmin(d: AdminDeps): Hono {
     const [members, summary, overview] = await Promise.all([listMembers(d.db, now, s.member_timeout_seconds), queueSummaryByDomain(d.db, now), loadOverview(d.db, now)]);
     const { counts, recent, queueDepth } = overview;
     // Live by default; ?refresh=off holds the page still (reading, copying).
-    const live = c.req.query("refresh") !== "off";
-    const body = html`<p class="bar muted"><span>queued <b>${counts.queued}</b></span><span>held <b>${counts.held}</b></span>
-${live ? html`<span>refreshes every ${OVERVIEW_REFRESH_SECONDS} s — <a href="/admin?refresh=off">pause</a></span>` : html`<a href="/admin">resume auto-refresh</a>`}</p>
+    const live = liveRefresh(c.req.url, true);
+    const body = html`<p class="bar muted"><span>queued <b>${counts.queued}</b></span><span>held <b>${counts.held}</b></span>${live.control}</p>
 <h2>Queue depth, last hour</h2>${queueDepthChart(queueDepth.samples, now, queueDepth.sampleSeconds)}
 ${recentFiguresView(recent, now)}<h2>Members</h2>${membersTable(members, now)}<h2>Queue per domain</h2>${queueSummaryTable(summary)}`;
-    return c.html(page("Overview", body, { flash: c.req.query("msg"), here: WEBADMIN_PREFIX, refreshSeconds: live ? OVERVIEW_REFRESH_SECONDS : undefined }));
+    return c.html(page("Overview", body, { flash: c.req.query("msg"), here: WEBADMIN_PREFIX, refreshSeconds: live.refreshSeconds }));
   });
 
   memberRoutes(app, d);

@@ -65,3 +65,23 @@ export function age(seconds: number): string {
   if (seconds < 172800) return `${Math.round(seconds / 3600)}h`;
   return `${Math.round(seconds / 86400)}d`;
 }
+
+export const REFRESH_SECONDS = 15;
+
+/**
+ * Auto-refresh as a toggle in the URL (?refresh=on|off): on by default where a page only shows
+ * figures (the overview), opt-in where it holds forms or checkboxes a reload would reset.
+ */
+export function liveRefresh(requestUrl: string, defaultOn: boolean): { refreshSeconds: number | undefined; control: Html } {
+  const url = new URL(requestUrl);
+  const asked = url.searchParams.get("refresh");
+  const live = asked === null ? defaultOn : asked === "on";
+  url.searchParams.set("refresh", live ? "off" : "on");
+  const toggle = `${url.pathname}?${url.searchParams.toString()}`;
+  return {
+    refreshSeconds: live ? REFRESH_SECONDS : undefined,
+    control: live
+      ? html`<span class="muted">refreshes every ${REFRESH_SECONDS} s — <a href="${toggle}" id="refresh-toggle">pause</a></span>`
+      : html`<a href="${toggle}" id="refresh-toggle" class="muted">${defaultOn ? "resume auto-refresh" : "auto-refresh"}</a>`,
+  };
+}

@@ -6,7 +6,7 @@ import type { AdminDeps } from "../admin/deps.ts";
 import { ApiError } from "../admin/errors.ts";
 import { attemptSearchOf, logSearchQuery } from "../admin/log-query.ts";
 import { formatIssues } from "../admin/validate.ts";
-import { type Html, page, scroll, when } from "./layout.ts";
+import { type Html, liveRefresh, page, scroll, when } from "./layout.ts";
 
 export const LOG_PAGE_SIZE = 200;
 const OUTCOMES = ["delivered", "deferred", "failed"] as const;
@@ -56,6 +56,7 @@ export function logRoutes(app: Hono, d: AdminDeps): void {
       full || q.before
         ? html`<p class="pager">${q.before ? html`<a href="/admin/log?${newest}">newest</a>` : ""}${full ? html`<a href="/admin/log?${older}" id="older">older ${LOG_PAGE_SIZE} →</a>` : ""}</p>`
         : "";
-    return c.html(page("Delivery log", html`${filterForm(q)}${logTable(rows)}${note}`, { here: "/admin/log" }));
+    const live = liveRefresh(c.req.url, false);
+    return c.html(page("Delivery log", html`${filterForm(q)}<p class="bar">${live.control}</p>${logTable(rows)}${note}`, { here: "/admin/log", refreshSeconds: live.refreshSeconds }));
   });
 }

@@ -7,7 +7,7 @@ import { pendingByProcessor } from "../../queue/admin-search.ts";
 import type { AdminDeps } from "../admin/deps.ts";
 import { ApiError } from "../admin/errors.ts";
 import { back, field, parseForm } from "./forms.ts";
-import { age, type Html, page, scroll, when } from "./layout.ts";
+import { age, type Html, liveRefresh, page, scroll, when } from "./layout.ts";
 
 const enc = encodeURIComponent;
 
@@ -47,7 +47,8 @@ export function memberRoutes(app: Hono, d: AdminDeps): void {
     const now = d.clock.now();
     const s = await loadSettings(d.db);
     const [members, pending] = await Promise.all([listMembers(d.db, now, s.member_timeout_seconds), pendingByProcessor(d.db)]);
-    return c.html(page("Members", queueProcessingPanel(members, pending, now), { flash: c.req.query("msg"), here: "/admin/members" }));
+    const live = liveRefresh(c.req.url, false);
+    return c.html(page("Members", html`<p class="bar">${live.control}</p>${queueProcessingPanel(members, pending, now)}`, { flash: c.req.query("msg"), here: "/admin/members", refreshSeconds: live.refreshSeconds }));
   });
 
   app.post("/members/:name/mode", async (c) => {

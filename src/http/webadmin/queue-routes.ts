@@ -7,7 +7,7 @@ import type { AdminDeps } from "../admin/deps.ts";
 import { ApiError } from "../admin/errors.ts";
 import { confirmationPage, isConfirmed } from "./confirm.ts";
 import { back, field, fields, parseForm } from "./forms.ts";
-import { page } from "./layout.ts";
+import { liveRefresh, page } from "./layout.ts";
 import { QUEUE_STATES, queueFilter, queueItemsForm, queueMessagePage } from "./queue-view.ts";
 
 export const QUEUE_PAGE_SIZE = 100;
@@ -51,7 +51,8 @@ export function queueRoutes(app: Hono, d: AdminDeps): void {
       limit: QUEUE_PAGE_SIZE,
     };
     const [found, counts] = await Promise.all([searchQueue(d.db, s), queueStateCounts(d.db)]);
-    return c.html(page("Queue", html`${queueFilter(s, counts)}${queueItemsForm(found, s)}`, { flash: c.req.query("msg"), here: "/admin/queue" }));
+    const live = liveRefresh(c.req.url, false);
+    return c.html(page("Queue", html`${queueFilter(s, counts)}<p class="bar">${live.control}</p>${queueItemsForm(found, s)}`, { flash: c.req.query("msg"), here: "/admin/queue", refreshSeconds: live.refreshSeconds }));
   });
 
   app.post("/queue/bulk", async (c) => {
