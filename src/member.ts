@@ -20,6 +20,7 @@ import { exportsClusterFigures } from "./metrics/queue-gauges.ts";
 import { createDeliveryHandler } from "./delivery/handler.ts";
 import { closeRelay, flushTlsReports, settingsResolver } from "./delivery/remote.ts";
 import { runTlsReportPass } from "./tls-report/send.ts";
+import { purgeMtaStsPolicies } from "./mta-sts/policy-cache.ts";
 import { runDsnPasses } from "./dsn/generate.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServerHandle, Runtime } from "./runtime.ts";
@@ -197,6 +198,7 @@ export class Member {
     const reportDns = settingsResolver(ctx);
     this.every(15 * 60_000, async () => {
       if (this.currentSettings.tls_rpt_enabled) await runTlsReportPass(ctx, reportDns);
+      await purgeMtaStsPolicies(ctx.db, ctx.clock.now());
     });
     // The overview's queue depth history: one member (the exporter of the cluster gauges) samples.
     const sampler = new QueueDepthSampler({ db: ctx.db, clock: ctx.clock, member: this.o.config.memberName, isSampler: () => exportsClusterFigures(ctx) });

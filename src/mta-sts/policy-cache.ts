@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { Clock } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import { mtaStsPolicies } from "../db/schema/index.ts";
@@ -143,6 +143,16 @@ export class MtaStsCache {
     const { domain, ...rest } = row;
     await this.o.db.insert(mtaStsPolicies).values(row).onConflictDoUpdate({ target: mtaStsPolicies.domain, set: rest });
   }
+}
+
+/** Rows that hold no policy in force and nobody asked about for a week (domains mailed once). */
+export async function purgeMtaStsPolicies(db: Executor, now: Date): Promise<number> {
+  const weekAgo = new Date(now.getTime() - 7 * 86400_000);
+  const rows = await db
+    .delete(mtaStsPolicies)
+    .where(and(or(isNull(mtaStsPolicies.expiresAt), lt(mtaStsPolicies.expiresAt, now)), lt(mtaStsPolicies.checkedAt, weekAgo)))
+    .returning({ domain: mtaStsPolicies.domain });
+  return rows.length;
 }
 
 function fromRow(row: Row, now: Date): StsLookup {

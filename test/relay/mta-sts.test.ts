@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createRelayTransport } from "../../src/delivery/remote.ts";
 import { num, queryRows, str, strOrNull } from "../../src/db/rows.ts";
 import { httpsPolicyFetcher } from "../../src/mta-sts/fetch.ts";
-import { MtaStsCache } from "../../src/mta-sts/policy-cache.ts";
+import { MtaStsCache, purgeMtaStsPolicies } from "../../src/mta-sts/policy-cache.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { Relay } from "../../src/relay/relay.ts";
 import { setRoute } from "../../src/relay/routes-store.ts";
@@ -203,6 +203,10 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
     m.mtaSts.clearMemory();
     expect((await m.mtaSts.lookup("dest.test")).kind).toBe("none");
     expect(webServer.requests).toHaveLength(2);
+    // A row with no policy in force, untouched for a week, is purged.
+    expect(await purgeMtaStsPolicies(m.ctx.db, clock.now())).toBe(0);
+    clock.advance(8 * 86400_000);
+    expect(await purgeMtaStsPolicies(m.ctx.db, clock.now())).toBe(1);
   });
 
   it("a policy server that fails leaves the domain without enforcement and reports sts-policy-fetch-error", async () => {
@@ -267,6 +271,14 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
     await queuePass(m.ctx, m.transport);
     expect((await states())[1]).toMatchObject({ state: "queued", code: 451, status: "4.7.5" });
     expect(bad.messages).toHaveLength(0);
+
+    const expired = await sink(await ca.issue(["relay.partner.test"], { expired: true }));
+    await setRoute(m.ctx.db, { domain: "partner.test", hosts: `relay.partner.test:${expired.port}`, tls: "verify" });
+    await submit("z@partner.test");
+    await queuePass(m.ctx, m.transport);
+    expect((await states())[2]).toMatchObject({ state: "queued", status: "4.7.5" });
+    expect((await states())[2].text).toContain("certificate-expired");
+    expect(expired.messages).toHaveLength(0);
     // Routes are not the domain's MX: no TLS-RPT counts.
     await m.tlsReports.flush(m.ctx.db);
     expect(await tlsRows()).toEqual([]);
