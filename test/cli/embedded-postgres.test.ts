@@ -90,6 +90,15 @@ describe("the embedded PostgreSQL", () => {
       const queue = await runCli(["queue", "list", "--json"], env);
       expect(queue.code).toBe(0);
       expect(JSON.parse(queue.stdout)).toEqual([]);
+      // On the embedded PostgreSQL the CLI reads the database itself, never the member's API.
+      expect(existsSync(join(dataDir, "admin-api.json"))).toBe(false);
+      expect((await runCli(["queue", "list"], env)).stdout.trim()).toBe("Mail queue is empty");
+      expect((await runCli(["settings", "set", "max_recipients", "50"], env)).code).toBe(0);
+      const changed = await runCli(["settings", "--changed", "--json"], env);
+      expect(JSON.parse(changed.stdout)).toEqual([expect.objectContaining({ key: "max_recipients", value: "50", default: "100" })]);
+      const refused = await runCli(["queue", "delete", "--all"], env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("add --yes to confirm");
       const token = await runCli(["admin-token"], env);
       expect(token.code).toBe(0);
       const api = await fetch(`http://127.0.0.1:${httpPort}/api/v1/domains`, { headers: { authorization: `Bearer ${token.stdout.trim()}` } });
