@@ -6,7 +6,9 @@
  *
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:relay
  *
- * BENCH_MESSAGES (default 2000) per run. Creates and drops its own database. Prints a table.
+ * BENCH_MESSAGES (default 2000) per run. BENCH_SHAPING=off,on (default both): cluster-wide
+ * traffic shaping (src/shaping/, a slot per new connection in PostgreSQL) off or on. Creates and
+ * drops its own database. Prints a table.
  */
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
@@ -19,6 +21,7 @@ import { QueueWorker } from "../../src/queue/worker.ts";
 import { policyFromSettings } from "../../src/queue/retry-schedule.ts";
 import { Relay } from "../../src/relay/relay.ts";
 import { setRoute } from "../../src/relay/routes-store.ts";
+import { Shaper } from "../../src/shaping/shaper.ts";
 import { systemClock } from "../../src/util/clock.ts";
 import { startSmtpSink } from "../../test/helpers/smtp-sink.ts";
 import { testContext } from "../../test/relay/context.ts";
@@ -27,6 +30,7 @@ const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const connectionsList = (process.env.BENCH_CONNECTIONS ?? "1,20").split(",").map(Number);
 const recipientsList = (process.env.BENCH_RECIPIENTS ?? "1,10").split(",").map(Number);
+const shapingList = (process.env.BENCH_SHAPING ?? "off,on").split(",").map((s) => s.trim() === "on");
 
 const name = `mc_bench_relay_${randomBytes(4).toString("hex")}`;
 const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -56,11 +60,11 @@ async function fill(recipients: number): Promise<void> {
   await storage.db.execute(sql`VACUUM ANALYZE recipients`);
 }
 
-async function run(connections: number, recipients: number) {
+async function run(connections: number, recipients: number, shaping: boolean) {
   await fill(recipients);
   sink.messages.length = 0;
   const sessionsBefore = sink.sessions;
-  const ctx = testContext(storage, systemClock, { settings: { relay_destination_concurrency: connections, relay_idle_ms: 5000 }, config: { memberName: "bench" } });
+  const ctx = testContext(storage, systemClock, { settings: { relay_destination_concurrency: connections, relay_idle_ms: 5000, relay_shaping: shaping }, config: { memberName: "bench" } });
   const relay = new Relay({
     db: ctx.db,
     resolver: { resolveMx: async () => [], resolve4: async () => [], resolve6: async () => [], resolveTxt: async () => [] },
@@ -71,6 +75,7 @@ async function run(connections: number, recipients: number) {
     ehloName: "bench.local",
     memberName: "bench",
     isFrontend: true,
+    shaper: shaping ? new Shaper({ db: ctx.db, clock: systemClock, member: "bench", settings: () => ctx.settings(), logger: ctx.logger }) : undefined,
   });
   const transport = createRelayTransport(relay);
   const worker = new QueueWorker({
@@ -99,6 +104,7 @@ async function run(connections: number, recipients: number) {
   await relay.close();
   const [failed] = await queryRows(storage.db, sql`SELECT count(*)::int AS n FROM recipients WHERE state <> 'delivered'`);
   return {
+    shaping: shaping ? "on" : "off",
     connections,
     recipients_per_message: recipients,
     messages: MESSAGES,
@@ -115,9 +121,11 @@ try {
   const rows = [];
   for (const connections of connectionsList) {
     for (const recipients of recipientsList) {
-      const r = await run(connections, recipients);
-      console.error(JSON.stringify(r));
-      rows.push(r);
+      for (const shaping of shapingList) {
+        const r = await run(connections, recipients, shaping);
+        console.error(JSON.stringify(r));
+        rows.push(r);
+      }
     }
   }
   console.table(rows);
