@@ -24,35 +24,15 @@ export interface LeaseAcquireParams {
 }
 
 /**
- * Open (or keep open) an account for one member, in ONE statement: insert the lease, or take
- * it over when it has expired, or renew it when this member still holds it. A takeover (also
- * of one's own expired or released lease) bumps the epoch, so two writers never share one;
- * a renewal keeps it. Rows are never deleted: releasing only expires them, so the epoch
- * keeps growing across owners.
+ * Open (or keep open) one account for one member: acquireAccountLeases for a single account.
+ * A takeover (also of one's own expired or released lease) bumps the epoch, so two writers
+ * never share one; a renewal keeps it. Rows are never deleted: releasing only expires them,
+ * so the epoch keeps growing across owners.
  */
-export async function acquireAccountLease(db: Executor, p: LeaseAcquireParams, retry = true): Promise<LeaseAcquireResult> {
-  const until = new Date(p.now.getTime() + p.leaseMs);
-  const rows = await queryRows(
-    db,
-    sql`INSERT INTO account_leases AS l (account, member, epoch, lease_until, acquired_at)
-        VALUES (${p.account}, ${p.member}, 1, ${ts(until)}, ${ts(p.now)})
-        ON CONFLICT (account) DO UPDATE SET
-          member = EXCLUDED.member,
-          epoch = CASE WHEN l.member = EXCLUDED.member AND l.lease_until > EXCLUDED.acquired_at THEN l.epoch ELSE l.epoch + 1 END,
-          acquired_at = CASE WHEN l.member = EXCLUDED.member AND l.lease_until > EXCLUDED.acquired_at THEN l.acquired_at ELSE EXCLUDED.acquired_at END,
-          lease_until = EXCLUDED.lease_until
-        WHERE l.member = EXCLUDED.member OR l.lease_until <= EXCLUDED.acquired_at
-        RETURNING epoch, lease_until`,
-  );
-  if (rows.length > 0) return { kind: "held", epoch: num(rows[0].epoch), leaseUntil: date(rows[0].lease_until) };
-  const [current] = await readAccountLeases(db, [p.account]);
-  // Gone between the two statements (account removed): nobody holds it.
-  if (!current) return { kind: "taken", owner: "", epoch: 0, leaseUntil: p.now };
-  if (retry && (current.member === p.member || current.leaseUntil.getTime() <= p.now.getTime())) {
-    // Released or expired between the two statements: try once more rather than redirect to nobody.
-    return acquireAccountLease(db, p, false);
-  }
-  return { kind: "taken", owner: current.member, epoch: current.epoch, leaseUntil: current.leaseUntil };
+export async function acquireAccountLease(db: Executor, p: LeaseAcquireParams): Promise<LeaseAcquireResult> {
+  const result = (await acquireAccountLeases(db, { accounts: [p.account], member: p.member, now: p.now, leaseMs: p.leaseMs })).get(p.account);
+  // Every account asked for gets an answer; an account removed meanwhile is held by nobody.
+  return result ?? { kind: "taken", owner: "", epoch: 0, leaseUntil: p.now };
 }
 
 export interface LeasesAcquireParams {
@@ -63,17 +43,39 @@ export interface LeasesAcquireParams {
 }
 
 /**
- * acquireAccountLease for many accounts in ONE statement (the same insert, takeover and renewal
- * rules), plus one read of the leases held by others. Accounts are taken in address order, so
- * two members opening overlapping sets wait on each other instead of deadlocking; an account
- * removed meanwhile is left out of the insert (its lease row would have nothing to refer to).
- * An account whose lease was released or expired between the two statements is tried once
- * more on its own rather than redirected to nobody.
+ * The leases of many accounts in ONE statement: insert each lease, or take it over when it has
+ * expired, or renew it when this member still holds it; plus one read of the leases held by
+ * others. Accounts are taken in address order, so two members opening overlapping sets wait
+ * on each other instead of deadlocking; an account removed meanwhile is left out of the insert
+ * (its lease row would have nothing to refer to). Accounts whose lease was released or expired
+ * between the two statements are tried once more rather than redirected to nobody.
  */
 export async function acquireAccountLeases(db: Executor, p: LeasesAcquireParams): Promise<Map<string, LeaseAcquireResult>> {
   const out = new Map<string, LeaseAcquireResult>();
   const accounts = [...new Set(p.accounts)].sort();
-  if (accounts.length === 0) return out;
+  const first = await upsertLeases(db, accounts, p);
+  const rest = accounts.filter((a) => !first.has(a));
+  const current = new Map((await readAccountLeases(db, rest)).map((l) => [l.account, l]));
+  const retry = rest.filter((a) => {
+    const l = current.get(a);
+    return l && (l.member === p.member || l.leaseUntil.getTime() <= p.now.getTime());
+  });
+  const second = await upsertLeases(db, retry, p);
+  const again = new Map((await readAccountLeases(db, retry.filter((a) => !second.has(a)))).map((l) => [l.account, l]));
+  for (const account of accounts) {
+    const held = first.get(account) ?? second.get(account);
+    const l = again.get(account) ?? current.get(account);
+    if (held) out.set(account, held);
+    else if (!l) out.set(account, { kind: "taken", owner: "", epoch: 0, leaseUntil: p.now });
+    else out.set(account, { kind: "taken", owner: l.member, epoch: l.epoch, leaseUntil: l.leaseUntil });
+  }
+  return out;
+}
+
+/** The one insert/takeover/renewal statement; answers the accounts this member now holds. */
+async function upsertLeases(db: Executor, accounts: readonly string[], p: Omit<LeasesAcquireParams, "accounts">): Promise<Map<string, LeaseAcquireResult>> {
+  const held = new Map<string, LeaseAcquireResult>();
+  if (accounts.length === 0) return held;
   const until = new Date(p.now.getTime() + p.leaseMs);
   const rows = await queryRows(
     db,
@@ -89,17 +91,8 @@ export async function acquireAccountLeases(db: Executor, p: LeasesAcquireParams)
         WHERE l.member = EXCLUDED.member OR l.lease_until <= EXCLUDED.acquired_at
         RETURNING account, epoch, lease_until`,
   );
-  for (const r of rows) out.set(str(r.account), { kind: "held", epoch: num(r.epoch), leaseUntil: date(r.lease_until) });
-  const rest = accounts.filter((a) => !out.has(a));
-  if (rest.length === 0) return out;
-  const current = new Map((await readAccountLeases(db, rest)).map((l) => [l.account, l]));
-  for (const account of rest) {
-    const l = current.get(account);
-    if (!l) out.set(account, { kind: "taken", owner: "", epoch: 0, leaseUntil: p.now });
-    else if (l.member === p.member || l.leaseUntil.getTime() <= p.now.getTime()) out.set(account, await acquireAccountLease(db, { account, member: p.member, now: p.now, leaseMs: p.leaseMs }, false));
-    else out.set(account, { kind: "taken", owner: l.member, epoch: l.epoch, leaseUntil: l.leaseUntil });
-  }
-  return out;
+  for (const r of rows) held.set(str(r.account), { kind: "held", epoch: num(r.epoch), leaseUntil: date(r.lease_until) });
+  return held;
 }
 
 export async function readAccountLeases(db: Executor, accounts: readonly string[]): Promise<AccountLease[]> {
