@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "./errors.ts";
 import { clientAddress, type LoginThrottle } from "./login-throttle.ts";
@@ -8,11 +8,6 @@ export function sameSecret(given: string, expected: string): boolean {
   const a = createHash("sha256").update(given).digest();
   const b = createHash("sha256").update(expected).digest();
   return timingSafeEqual(a, b);
-}
-
-/** What the WebAdmin cookie holds: derived from the token, so the token itself never sits in a cookie. */
-export function sessionValue(token: string): string {
-  return createHmac("sha256", token).update("mailcluster webadmin session v1").digest("base64url");
 }
 
 export function bearerToken(header: string | undefined): string | null {
