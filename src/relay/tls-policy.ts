@@ -37,7 +37,7 @@ export function judgeSession(sts: HopSts, target: Target, tls: SessionTls | null
   if (err !== null && err !== undefined) {
     const code = err instanceof Error && "code" in err ? String(err.code) : "";
     if (code !== "ETLS") return null;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = err instanceof Error ? err.message : "TLS failed";
     return { ...base, result: /upgrading connection|STARTTLS/i.test(message) && !/initiating/i.test(message) ? "starttls-not-supported" : "validation-failure", info: message.slice(0, 300) };
   }
   if (!tls) return null;

@@ -1,7 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
 import { chooseProcessor } from "../cluster/processor.ts";
-import type { Db } from "../db/db.ts";
 import { num, queryRows, str, ts } from "../db/rows.ts";
 import { postmasterAddress } from "../dsn/generate.ts";
 import { submitMessage } from "../queue/submit.ts";
@@ -104,7 +103,7 @@ async function reportOne(ctx: AppContext, day: string, domain: string, rua: stri
     const from = postmasterAddress(ctx);
     const report = buildTlsReport({ organization: ctx.settings().tls_rpt_organization.trim() || submitter, contact: from, reportId, day, domain, rows: resultRows });
     const mail = composeReportMail({ report, domain, submitter, from, to: rua, date: now, unique });
-    const result = await submitMessage(tx as Db, {
+    const result = await submitMessage(tx, {
       envelope: { sender: from, recipients: rua.map((address) => ({ address })) },
       content: mail.content,
       submittedBy: ctx.config.memberName,
