@@ -11,12 +11,14 @@ export interface QueueSearch {
   sender?: string;
   /** Substring of the recipient address, case-insensitive. */
   recipient?: string;
+  /** Substring of the Subject: stored at ingest, case-insensitive. */
+  subject?: string;
   offset: number;
   limit: number;
 }
 
 export interface QueuePage {
-  items: QueueItem[];
+  items: Array<QueueItem & { subject: string | null }>;
   total: number;
 }
 
@@ -32,6 +34,7 @@ function whereSql(p: QueueSearch): SQL {
   if (p.domain) parts.push(sql`r.domain = ${p.domain.trim().toLowerCase()}`);
   if (p.sender) parts.push(sql`m.sender ILIKE ${contains(p.sender)}`);
   if (p.recipient) parts.push(sql`r.address ILIKE ${contains(p.recipient)}`);
+  if (p.subject) parts.push(sql`m.subject ILIKE ${contains(p.subject)}`);
   return parts.length === 0 ? sql`TRUE` : sql.join(parts, sql` AND `);
 }
 
@@ -42,7 +45,7 @@ export async function searchQueue(db: Executor, p: QueueSearch): Promise<QueuePa
     queryRows(
       db,
       sql`SELECT r.id, r.message_id, m.sender, r.address, r.domain, r.state, r.attempts, r.queued_at, r.next_attempt_at,
-                 r.locked_by, r.locked_until, r.last_code, r.last_status, r.last_text
+                 r.locked_by, r.locked_until, r.last_code, r.last_status, r.last_text, m.subject
           FROM recipients r JOIN messages m ON m.id = r.message_id
           WHERE ${where}
           ORDER BY r.queued_at, r.id
@@ -52,7 +55,7 @@ export async function searchQueue(db: Executor, p: QueueSearch): Promise<QueuePa
   ]);
   return {
     total: num(counted[0]?.n ?? 0),
-    items: rows.map(itemFromRow),
+    items: rows.map((r) => ({ ...itemFromRow(r), subject: strOrNull(r.subject) })),
   };
 }
 

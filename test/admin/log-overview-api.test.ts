@@ -114,6 +114,18 @@ describe("GET /api/v1/log", () => {
   });
 });
 
+describe("WebAdmin queue page", () => {
+  it("filters by subject and shows it; an overlong subject is a 400", async () => {
+    const get = (q: string) => app.request(`http://localhost/admin/queue?${q}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const text = await (await get("subject=rechnung")).text();
+    expect(text).toContain("<td>invoice@far.test</td>");
+    expect(text).toContain("<td>Rechnung März invoice 7</td>");
+    expect(text).not.toContain("plain@far.test");
+    expect(text).toContain("1–1 of 1");
+    expect((await get(`subject=${"x".repeat(999)}`)).status).toBe(400);
+  });
+});
+
 describe("GET /api/v1/overview", () => {
   it("answers the queue depth history of the window with the other overview figures", async () => {
     const r = await call(app, "GET", "/overview");

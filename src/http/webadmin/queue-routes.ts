@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import { html } from "hono/html";
 import { applyQueueAction, isQueueAction, type QueueAction, showQueueMessage } from "../../queue/admin.ts";
 import { queueStateCounts, searchQueue, type QueueSearch } from "../../queue/admin-search.ts";
+import { MAX_HEADER_SUMMARY_CHARS } from "../../queue/header-summary.ts";
 import { readMessageBody } from "../../queue/body.ts";
 import type { AdminDeps } from "../admin/deps.ts";
 import { ApiError } from "../admin/errors.ts";
@@ -47,9 +48,11 @@ export function queueRoutes(app: Hono, d: AdminDeps): void {
       domain: c.req.query("domain")?.trim() || undefined,
       sender: c.req.query("sender")?.trim() || undefined,
       recipient: c.req.query("recipient")?.trim() || undefined,
+      subject: c.req.query("subject")?.trim() || undefined,
       offset: Number.isSafeInteger(offset) && offset > 0 ? offset : 0,
       limit: QUEUE_PAGE_SIZE,
     };
+    if ((s.subject?.length ?? 0) > MAX_HEADER_SUMMARY_CHARS) throw new ApiError(400, `subject: at most ${MAX_HEADER_SUMMARY_CHARS} characters`);
     const [found, counts] = await Promise.all([searchQueue(d.db, s), queueStateCounts(d.db)]);
     const live = liveRefresh(c.req.url, false);
     return c.html(page("Queue", html`${queueFilter(s, counts)}<p class="bar">${live.control}</p>${queueItemsForm(found, s)}`, { flash: c.req.query("msg"), here: "/admin/queue", refreshSeconds: live.refreshSeconds }));

@@ -11,7 +11,7 @@ export const BULK_ACTIONS = ["retry", "hold", "release", "bounce", "delete"] as 
 /** The query string of a search, without the offset (the pager adds its own). */
 export function searchQuery(s: QueueSearch): string {
   const q = new URLSearchParams({ state: s.state });
-  for (const k of ["domain", "sender", "recipient"] as const) if (s[k]) q.set(k, s[k] ?? "");
+  for (const k of ["domain", "sender", "recipient", "subject"] as const) if (s[k]) q.set(k, s[k] ?? "");
   return q.toString();
 }
 
@@ -22,6 +22,7 @@ export function queueFilter(s: QueueSearch, counts: Record<string, number>): Htm
 <label>domain <input name="domain" value="${s.domain ?? ""}" size="14"></label>
 <label>sender <input name="sender" value="${s.sender ?? ""}" size="14"></label>
 <label>recipient <input name="recipient" value="${s.recipient ?? ""}" size="14"></label>
+<label>subject <input name="subject" value="${s.subject ?? ""}" size="14"></label>
 <button>Filter</button></form>`;
 }
 
@@ -40,10 +41,10 @@ export function queueItemsForm(p: QueuePage, s: QueueSearch): Html {
 <div class="bar">With the checked messages:
 ${BULK_ACTIONS.map((a) => html`<button name="action" value="${a}" class="${a === "delete" || a === "bounce" ? "danger" : ""}">${a}</button>`)}</div>
 ${scroll(html`<table><tr><th><input type="checkbox" aria-label="check all" onclick="for(const b of this.form.querySelectorAll('input[name=id]'))b.checked=this.checked"></th>
-<th>queue id</th><th>recipient</th><th>sender</th><th>state</th><th>attempts</th><th>queued</th><th>next attempt</th><th>last reply</th></tr>
+<th>queue id</th><th>recipient</th><th>sender</th><th>subject</th><th>state</th><th>attempts</th><th>queued</th><th>next attempt</th><th>last reply</th></tr>
 ${p.items.map(
   (i) => html`<tr><td><input type="checkbox" name="id" value="${i.messageId}" aria-label="message ${i.messageId}"></td>
-<td><a href="/admin/queue/${i.messageId}">${i.messageId}</a></td><td>${i.address}</td><td>${i.sender || "<>"}</td>
+<td><a href="/admin/queue/${i.messageId}">${i.messageId}</a></td><td>${i.address}</td><td>${i.sender || "<>"}</td><td>${i.subject ?? ""}</td>
 <td>${i.state}${i.lockedBy ? ` (${i.lockedBy})` : ""}</td><td>${i.attempts}</td><td>${when(i.queuedAt)}</td>
 <td>${i.state === "queued" ? when(i.nextAttemptAt) : ""}</td><td>${reply(i)}</td></tr>`,
 )}</table>`)}</form>
