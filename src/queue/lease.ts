@@ -37,6 +37,22 @@ export async function releaseRecipients(db: Executor, member: string, ids: reado
   return rows.length;
 }
 
+/**
+ * Cut our lease on recipients short, to `until` (a batch whose outcomes could not be recorded):
+ * any member may claim them again from then on, instead of after the whole lease; no attempt
+ * is spent. Rows recorded meanwhile (no longer queued, or no longer ours) are left alone.
+ */
+export async function shortenRecipientLeases(db: Executor, member: string, ids: readonly number[], until: Date): Promise<number> {
+  if (ids.length === 0) return 0;
+  const rows = await queryRows(
+    db,
+    sql`UPDATE recipients SET locked_until = LEAST(locked_until, ${ts(until)})
+        WHERE id = ANY(${pgArray(ids)}::bigint[]) AND locked_by = ${member} AND state = 'queued'
+        RETURNING id`,
+  );
+  return rows.length;
+}
+
 export interface InFlightRenewal {
   /** Still ours, lease extended. */
   held: number[];

@@ -4,12 +4,19 @@ import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
 import { claimRecipients } from "./claim.ts";
 import type { ClaimedRecipient } from "./claimed.ts";
-import { releaseRecipients, renewInFlightLeases } from "./lease.ts";
+import { releaseRecipients, renewInFlightLeases, shortenRecipientLeases } from "./lease.ts";
 import type { AttemptResult, RecordOutcomesSummary } from "./record-outcomes.ts";
 import { BatchRecorder, type OutcomeRecorder, type RecipientOutcome } from "./recorder.ts";
 import type { RetryPolicy } from "./retry-schedule.ts";
 
 export type { OutcomeRecorder, RecipientOutcome } from "./recorder.ts";
+
+/**
+ * A batch whose outcomes could not be recorded is claimable again this much later (by any
+ * member), rather than when its whole lease runs out; the pause keeps a recording that fails
+ * every time from redelivering in a tight loop.
+ */
+export const RECLAIM_AFTER_RECORD_FAILURE_MS = 1000;
 
 /**
  * Delivers a whole claimed batch (recipients of many messages). It may record outcomes itself,
@@ -181,8 +188,10 @@ export class QueueWorker {
       }));
     }
     const durationMs = recorder.elapsedMs;
+    let recorded = false;
     try {
       const { summary, results } = await recorder.finish(this.o.db, answers);
+      recorded = true;
       const lost = new Set(summary.lost);
       for (const res of results) {
         const o = res.outcome;
@@ -204,10 +213,28 @@ export class QueueWorker {
       }
       await this.o.onRecorded?.(summary, results, batch);
     } catch (err) {
-      // The lease runs out and another attempt follows: at-least-once, never lost.
-      this.o.logger.error({ err: coerceError(err).message, messageIds: messageIdsOf(batch) }, "could not record outcomes");
+      if (recorded) {
+        this.o.logger.error({ err: coerceError(err).message, messageIds: messageIdsOf(batch) }, "after-record step failed");
+      } else {
+        // Another attempt follows (at-least-once, never lost), soon rather than after the lease.
+        this.o.logger.error({ err: coerceError(err).message, messageIds: messageIdsOf(batch) }, "could not record outcomes; leases cut short");
+        await this.giveBack(batch, recorder);
+      }
     } finally {
       for (const r of batch) this.inFlight.delete(r.id);
+    }
+  }
+
+  /** The recipients of a batch not recorded yet (the handler may have committed some): claimable again shortly. */
+  private async giveBack(batch: readonly ClaimedRecipient[], recorder: BatchRecorder): Promise<void> {
+    const committed = new Set(recorder.committedResults.map((r) => r.recipient.id));
+    const ids = batch.filter((r) => !committed.has(r.id)).map((r) => r.id);
+    const until = new Date(this.o.clock.now().getTime() + RECLAIM_AFTER_RECORD_FAILURE_MS);
+    try {
+      await shortenRecipientLeases(this.o.db, this.o.member, ids, until);
+    } catch (err) {
+      // The database is unreachable too: the leases simply run out.
+      this.o.logger.warn({ err: coerceError(err).message }, "could not cut the leases of an unrecorded batch short");
     }
   }
 

@@ -1,8 +1,11 @@
 import { sql } from "drizzle-orm";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "../../src/db/db.ts";
+import { num, queryRows } from "../../src/db/rows.ts";
+import { claimRecipients } from "../../src/queue/claim.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
-import { QueueWorker, type DeliveryHandler } from "../../src/queue/worker.ts";
+import { QueueWorker, RECLAIM_AFTER_RECORD_FAILURE_MS, type DeliveryHandler } from "../../src/queue/worker.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { until } from "../helpers/until.ts";
@@ -37,9 +40,9 @@ describe("in-flight lease renewal", () => {
       now: clock.now(),
     });
 
-  const worker = (logger: ReturnType<typeof warnings>["logger"], handler: DeliveryHandler, onRecorded?: () => Promise<void>) =>
+  const worker = (logger: ReturnType<typeof warnings>["logger"], handler: DeliveryHandler, onRecorded?: () => Promise<void>, db: Db = tdb.storage.db) =>
     new QueueWorker({
-      db: tdb.storage.db,
+      db,
       member: "solo",
       includePool: () => true,
       handler,
@@ -95,5 +98,53 @@ describe("in-flight lease renewal", () => {
     const lost = lines.filter((l) => l.msg.includes("leases lost"));
     expect(lost).toHaveLength(1);
     expect(lost[0].lost).toEqual([recipientIds[0]]);
+  });
+
+  it("a batch whose outcomes cannot be recorded is claimable again a moment later, not after its whole lease", async () => {
+    const { logger, lines } = warnings();
+    const { recipientIds } = await submit(3);
+    // The worker's database fails the next statement once armed: the handler arms it, so the
+    // statement that fails is the one recording the batch's outcomes.
+    let failNext = false;
+    const db = new Proxy(tdb.storage.db, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop !== "execute" || typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (failNext) {
+            failNext = false;
+            return Promise.reject(new Error("connection lost while recording"));
+          }
+          return Reflect.apply(value, target, args);
+        };
+      },
+    });
+    let delivered1 = 0;
+    const w = worker(
+      logger,
+      async (rs, recorder) => {
+        delivered1 += rs.length;
+        failNext = true;
+        return delivered(rs, recorder);
+      },
+      undefined,
+      db,
+    );
+    w.start();
+    try {
+      await until(() => lines.some((l) => l.msg.includes("could not record outcomes")), "the recording failed");
+    } finally {
+      await w.stop();
+    }
+    expect(delivered1).toBe(3);
+    const rows = await queryRows(tdb.storage.db, sql`SELECT state, attempts, locked_by, locked_until FROM recipients WHERE id = ANY(${`{${recipientIds.join(",")}}`}::bigint[])`);
+    expect(rows.map((r) => [r.state, num(r.attempts)])).toEqual([["queued", 0], ["queued", 0], ["queued", 0]]);
+    // Not the 60 s lease: a second from the failure.
+    for (const r of rows) expect(new Date(String(r.locked_until)).getTime()).toBeLessThanOrEqual(clock.now().getTime() + RECLAIM_AFTER_RECORD_FAILURE_MS);
+    const params = { member: "other", includePool: true, limit: 10, leaseMs: 60_000 };
+    expect(await claimRecipients(tdb.storage.db, { ...params, now: clock.now() })).toEqual([]);
+    clock.advance(RECLAIM_AFTER_RECORD_FAILURE_MS + 1);
+    const again = await claimRecipients(tdb.storage.db, { ...params, now: clock.now() });
+    expect(again.map((r) => r.id).sort((a, b) => a - b)).toEqual([...recipientIds].sort((a, b) => a - b));
   });
 });
