@@ -128,7 +128,7 @@ export class Relay {
         try {
           shaping = await this.o.shaper.forHop(hop, resolution.targets, recipients.map((r) => r.domain));
         } catch (err) {
-          if (err instanceof ShapingDenied) return recipients.map((r) => deferredBy(r, err));
+          if (err instanceof ShapingDenied) return this.shapingDeferred(recipients, err);
           throw err;
         }
       }
@@ -151,7 +151,7 @@ export class Relay {
           result = await this.attempt(hop, target, message, pending, shaping);
         } catch (err) {
           if (!(err instanceof ShapingDenied)) throw err;
-          for (const r of pending) out.push(deferredBy(r, err));
+          out.push(...this.shapingDeferred(pending, err));
           pending = [];
           break;
         }
@@ -167,6 +167,7 @@ export class Relay {
           // A rate-limit reply (per rule) suspends the site for every member: no next host either.
           const until = await shaping.observe([...(result.trouble ? [result.trouble] : []), ...result.replies.values()]);
           if (until) {
+            this.o.metrics?.inc("mailcluster_relay_shaping_suspensions_total", "Destination sites suspended by a reply rule (for every member)");
             for (const a of answered) if (a.outcome.kind === "deferred") a.outcome = { ...a.outcome, retryAt: until };
             const reply = result.trouble ?? localReply(451, "4.7.0", `destination ${shaping.site} suspended`);
             for (const r of pending) out.push({ recipientId: r.id, outcome: { kind: "deferred", reply, remoteHost: label, retryAt: until } });
@@ -194,6 +195,11 @@ export class Relay {
       ? { policy: hop.sts.report, result: "validation-failure" as const, mxHost: target.name, ip: target.address, info: "MX host not listed in the enforced policy" }
       : judgeSession(hop.sts, target, tls, err);
     if (result) this.o.tlsReports.record(result, this.o.clock.now());
+  }
+
+  private shapingDeferred(recipients: ClaimedRecipient[], d: ShapingDenied): RecipientOutcome[] {
+    this.o.metrics?.inc("mailcluster_relay_shaping_deferred_total", "Recipients deferred by traffic shaping without an attempt, by reason", { reason: d.reason }, recipients.length);
+    return recipients.map((r) => deferredBy(r, d));
   }
 
   /** One host: lease a connection (reused or new), run the transaction; a stale reused one is retried fresh once. */

@@ -18,6 +18,8 @@ export class ShapingDenied extends Error {
   constructor(
     readonly reply: SmtpReply,
     readonly retryAt: Date,
+    /** suspended: a reply rule or an operator; rate: a per-minute bucket is empty; busy: no slot within relay_shaping_wait_ms. */
+    readonly reason: "suspended" | "rate" | "busy",
   ) {
     super(reply.text);
   }
@@ -142,7 +144,7 @@ export class Shaper {
         return this.deny(site, domains, r.until, "suspended by another member");
       }
       if (r.reason === "rate") {
-        throw new ShapingDenied(localReply(451, "4.4.5", `destination ${site} is over its connections- or messages-per-minute limit; next try after ${r.retryAt.toISOString()}`), r.retryAt);
+        throw new ShapingDenied(localReply(451, "4.4.5", `destination ${site} is over its connections- or messages-per-minute limit; next try after ${r.retryAt.toISOString()}`), r.retryAt, "rate");
       }
       // Busy: an idle connection of ours to another host of the site frees a slot at once.
       if (freeIdle()) continue;
@@ -150,6 +152,7 @@ export class Shaper {
         throw new ShapingDenied(
           localReply(451, "4.4.5", `destination ${site}: all ${limits.maxConnections} connection slots of the cluster are busy`),
           new Date(now.getTime() + Math.max(1000, s.relay_shaping_wait_ms)),
+          "busy",
         );
       }
       await sleep(delay);
@@ -171,7 +174,7 @@ export class Shaper {
       return null;
     }
     const at = r.retryAt ?? new Date(now.getTime() + 60_000);
-    return new ShapingDenied(localReply(451, "4.4.5", `destination ${permit.site} is over its limit of ${perMinute} messages per minute; next try after ${at.toISOString()}`), at);
+    return new ShapingDenied(localReply(451, "4.4.5", `destination ${permit.site} is over its limit of ${perMinute} messages per minute; next try after ${at.toISOString()}`), at, "rate");
   }
 
   /**
@@ -209,7 +212,7 @@ export class Shaper {
   private async deny(site: string, domains: string[], until: Date, reason: string): Promise<never> {
     // The claim meets these domains' other recipients only after the suspension.
     await deferDomains(this.o.db, { domains, until, now: this.o.clock.now() });
-    throw new ShapingDenied(localReply(451, "4.7.0", `destination ${site} suspended until ${until.toISOString()}: ${reason}`), until);
+    throw new ShapingDenied(localReply(451, "4.7.0", `destination ${site} suspended until ${until.toISOString()}: ${reason}`), until, "suspended");
   }
 
   private permit(h: Held): ConnectionPermit {

@@ -5,6 +5,7 @@ import { date, queryRows } from "../../src/db/rows.ts";
 import type { ClaimedRecipient } from "../../src/queue/claimed.ts";
 import type { RecipientOutcome } from "../../src/queue/worker.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
+import { Metrics } from "../../src/metrics/registry.ts";
 import { Relay } from "../../src/relay/relay.ts";
 import { setLimits } from "../../src/shaping/limits.ts";
 import { Shaper } from "../../src/shaping/shaper.ts";
@@ -52,7 +53,8 @@ describe("cluster-wide traffic shaping", () => {
     for (const r of relays.splice(0)) await r.close();
   });
 
-  function member(name: string): { relay: Relay; shaper: Shaper } {
+  function member(name: string): { relay: Relay; shaper: Shaper; metrics: Metrics } {
+    const metrics = new Metrics();
     const shaper = new Shaper({ db: tdb.storage.db, clock, member: name, settings: () => settings, logger: silentLogger });
     const relay = new Relay({
       db: tdb.storage.db,
@@ -66,9 +68,10 @@ describe("cluster-wide traffic shaping", () => {
       isFrontend: true,
       mxPort: () => proxy.port,
       shaper,
+      metrics,
     });
     relays.push(relay);
-    return { relay, shaper };
+    return { relay, shaper, metrics };
   }
 
   function recipient(address: string): ClaimedRecipient {
@@ -134,6 +137,8 @@ describe("cluster-wide traffic shaping", () => {
     expect(second.outcome.reply.text).toContain("suspended until");
     expect(second.outcome.kind === "deferred" && second.outcome.retryAt?.getTime()).toBe(until);
     expect(proxy.connections).toBe(sessions);
+    expect(a.metrics.value("mailcluster_relay_shaping_suspensions_total")).toBe(1);
+    expect(b.metrics.value("mailcluster_relay_shaping_deferred_total", { reason: "suspended" })).toBe(1);
 
     const rows = await queryRows(tdb.storage.db, sql`SELECT address, next_attempt_at FROM recipients ORDER BY address`);
     const next = new Map(rows.map((r) => [String(r.address), date(r.next_attempt_at).getTime()]));
