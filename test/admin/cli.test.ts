@@ -133,6 +133,27 @@ describe("the mailcluster bin", () => {
     expect(await verifyPassword("from-stdin", str(row.password_hash))).toBe(true);
   });
 
+  it("queue: the compact listing, and a refusal that exits 1 and changes nothing", async () => {
+    const { messageId } = await submitMessage(tdb.storage.db, {
+      envelope: { sender: "s@bin.test", recipients: [{ address: "r@far.test" }] },
+      content: new TextEncoder().encode("Subject: bin\r\n\r\nbin\r\n"),
+      submittedBy: "t",
+      processor: null,
+      now: new Date(),
+    });
+    const listed = await run(["queue", "list", "--domain", "far.test"]);
+    expect(listed.code).toBe(0);
+    const lines = listed.stdout.split("\n");
+    expect(lines[0]).toBe("-Queue ID- --Size-- ----Arrival Time----  -Sender/Recipient-------");
+    expect(lines[1]).toMatch(new RegExp(String.raw`^${messageId}\s+\d+ \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  s@bin\.test$`));
+    expect(lines[2]).toBe(" ".repeat(42) + "r@far.test");
+    const refused = await run(["queue", "bounce", "--all"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe("mailcluster: queue bounce --all fails every pending recipient and sends DSNs; add --yes to confirm\n");
+    const [row] = await queryRows(tdb.storage.db, sql`SELECT state FROM recipients WHERE message_id = ${messageId}`);
+    expect(row.state).toBe("queued");
+  });
+
   it("admin-token prints the cluster's stored token, the one members will use", async () => {
     const printed = await run(["admin-token", "--json"]);
     expect(printed.code).toBe(0);
