@@ -4,6 +4,7 @@ import { retryOnDeadlock } from "../db/deadlock.ts";
 import type { Executor } from "../db/db.ts";
 import { dateOrNull, date, num, numOrNull, pgArray, queryRows, str, strOrNull, ts } from "../db/rows.ts";
 import type { RecipientState } from "../domain/types.ts";
+import type { AttemptFields } from "./attempt-search.ts";
 import { wakeWorkers } from "./wake-up.ts";
 
 /**
@@ -326,21 +327,7 @@ export interface QueueMessageDetail {
     headerMessageId: string | null;
   };
   recipients: QueueItem[];
-  attempts: Array<{
-    id: number;
-    recipientId: number;
-    address: string;
-    member: string;
-    outcome: string;
-    replyCode: number;
-    enhancedStatus: string | null;
-    replyText: string;
-    remoteHost: string | null;
-    startedAt: Date;
-    durationMs: number;
-    /** src/domain/bounce-class.ts; null for a delivery (and for attempts recorded before 0013). */
-    bounceClass: string | null;
-  }>;
+  attempts: Array<AttemptFields & { recipientId: number }>;
 }
 
 /** One queue message with its recipients and its attempts log; null when there is none. */

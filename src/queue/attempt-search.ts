@@ -26,13 +26,10 @@ export interface AttemptSearch {
   limit: number;
 }
 
-export interface AttemptLogRow {
+/** One delivery attempt as the attempts table records it (a message's history, the delivery log). */
+export interface AttemptFields {
   id: number;
   startedAt: Date;
-  messageId: number;
-  sender: string | null;
-  subject: string | null;
-  headerMessageId: string | null;
   address: string;
   member: string;
   outcome: string;
@@ -41,7 +38,16 @@ export interface AttemptLogRow {
   replyText: string;
   remoteHost: string | null;
   durationMs: number;
+  /** src/domain/bounce-class.ts; null for a delivery (and for attempts recorded before 0013). */
   bounceClass: string | null;
+}
+
+/** A line of the delivery log: the attempt and the message it belongs to. */
+export interface AttemptLogRow extends AttemptFields {
+  messageId: number;
+  sender: string | null;
+  subject: string | null;
+  headerMessageId: string | null;
 }
 
 function contains(text: string): string {
