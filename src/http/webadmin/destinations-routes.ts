@@ -2,9 +2,9 @@ import type { Hono } from "hono";
 import { html } from "hono/html";
 import { clearDestination, type DestinationsOverview, destinationsOverview, suspendDestination } from "../../shaping/admin.ts";
 import { removeLimits, setLimits, validateLimits } from "../../shaping/limits.ts";
-import { ShapingInputError } from "../../shaping/rules.ts";
 import type { AdminDeps } from "../admin/deps.ts";
 import { ApiError } from "../admin/errors.ts";
+import { shapingInput as input } from "../admin/routes/destinations.ts";
 import { back, field, parseForm } from "./forms.ts";
 import { actionButton, type Html, page, scroll, when } from "./layout.ts";
 
@@ -54,15 +54,6 @@ function optionalInt(value: string, name: string): number | null {
   if (value === "") return null;
   if (!/^\d+$/.test(value)) throw new ApiError(400, `${name} must be a whole number`);
   return Number(value);
-}
-
-async function input<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ShapingInputError) throw new ApiError(400, err.message);
-    throw err;
-  }
 }
 
 /** WebAdmin: the Destinations page (traffic shaping). */
