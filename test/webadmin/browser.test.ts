@@ -227,6 +227,7 @@ describe("WebAdmin in Chromium", () => {
     expect(table).toContain("later team@far.test");
     expect(table).not.toContain("noise@far.test");
     expect(await page.locator("main table tr").count()).toBe(2);
+    expect(table).toContain("<q3-report.77@origin.test>");
     await shot(page, "delivery-log-message-id");
 
     // A Message-ID that names nothing finds nothing; an overlong one is refused with the field named.

@@ -22,10 +22,10 @@ ${input("reply", "reply contains", 16)}${input("from", "from (UTC)", 16, "dateti
 
 function logTable(rows: AttemptLogRow[]): Html {
   if (rows.length === 0) return html`<p>No attempts match.</p>`;
-  return scroll(html`<table class="log"><tr><th>at</th><th>queue id</th><th>sender</th><th>subject</th><th>recipient</th><th>member</th><th>outcome</th><th>class</th><th>reply</th><th>remote host</th><th>ms</th></tr>
+  return scroll(html`<table class="log"><tr><th>at</th><th>queue id</th><th>sender</th><th>subject / Message-ID</th><th>recipient</th><th>member</th><th>outcome</th><th>class</th><th>reply</th><th>remote host</th><th>ms</th></tr>
 ${rows.map(
   (a) => html`<tr><td>${when(a.startedAt)}</td><td><a href="/admin/queue/${a.messageId}">${a.messageId}</a></td><td>${a.sender === null ? html`<span class="muted">(purged)</span>` : a.sender || "<>"}</td>
-<td title="${a.headerMessageId ? `Message-ID: <${a.headerMessageId}>` : ""}">${a.subject ?? ""}</td><td>${a.address}</td><td>${a.member}</td><td>${a.outcome}</td><td>${a.bounceClass ?? ""}</td><td>${a.replyCode} ${a.enhancedStatus ?? ""} ${a.replyText}</td><td>${a.remoteHost ?? ""}</td><td>${a.durationMs}</td></tr>`,
+<td>${a.subject ?? ""}${a.headerMessageId ? html`<br><small class="muted" style="word-break:break-all">&lt;${a.headerMessageId}&gt;</small>` : ""}</td><td>${a.address}</td><td>${a.member}</td><td>${a.outcome}</td><td>${a.bounceClass ?? ""}</td><td>${a.replyCode} ${a.enhancedStatus ?? ""} ${a.replyText}</td><td>${a.remoteHost ?? ""}</td><td>${a.durationMs}</td></tr>`,
 )}</table>`);
 }
 
