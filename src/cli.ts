@@ -16,6 +16,7 @@ import { registerRules } from "./cli/commands/rules.ts";
 import { registerSettings } from "./cli/commands/settings.ts";
 import { registerStart } from "./cli/commands/start.ts";
 import { registerSuppression } from "./cli/commands/suppression.ts";
+import { registerTls } from "./cli/commands/tls.ts";
 import { coerceError } from "./util/errors.ts";
 
 function version(): string {
@@ -39,8 +40,9 @@ export function buildProgram(): Command {
   registerQueue(program);
   registerRoute(program);
   registerDestinations(program);
-  registerDkim(program);
   registerSuppression(program);
+  registerTls(program);
+  registerDkim(program);
   registerAdminToken(program);
   registerDatabaseUrl(program);
   // After account and domain: rules hang "account rules" and "domain rules" under them.

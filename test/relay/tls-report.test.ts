@@ -2,6 +2,7 @@ import { gunzipSync } from "node:zlib";
 import { sql } from "drizzle-orm";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { tlsPolicies, tlsRefresh, tlsReports } from "../../src/cli/commands/tls.ts";
 import { num, queryRows, str } from "../../src/db/rows.ts";
 import { readMessageBody } from "../../src/queue/body.ts";
 import { TlsReportRecorder } from "../../src/tls-report/recorder.ts";
@@ -118,5 +119,32 @@ describe("TLS-RPT: daily aggregate reports", () => {
     const [x, y] = await Promise.all([runTlsReportPass(a, dns), runTlsReportPass(b, dns)]);
     expect(x.sent + y.sent).toBe(1);
     expect(num((await queryRows(a.db, sql`SELECT count(*) AS n FROM messages`))[0].n)).toBe(1);
+  });
+
+  it("CLI: tls reports (counts and report status per day), tls policies and tls refresh", async () => {
+    const ctx = testContext(tdb.storage, clock, { config: { memberName: "m1" } });
+    await countDay(ctx);
+    clock.set(DAY + 86400_000 + 3600_000);
+    await runTlsReportPass(ctx, dns);
+    const lines: string[] = [];
+    await tlsReports(ctx.db, { days: 7, now: clock.now() }, true, (l) => lines.push(l));
+    expect(JSON.parse(lines.pop() ?? "")).toEqual([
+      { day: "2026-06-01", domain: "busy.test", successes: 1, failures: 0, failure_types: null, report: "pending", rua: null },
+      { day: "2026-06-01", domain: "dest.test", successes: 6, failures: 3, failure_types: "certificate-expired,validation-failure", report: "sent", rua: "tlsrpt@reports.test" },
+      { day: "2026-06-01", domain: "plain.test", successes: 1, failures: 0, failure_types: null, report: "no-rua", rua: "" },
+    ]);
+
+    await tdb.storage.db.execute(sql`TRUNCATE mta_sts_policies`);
+    await tdb.storage.db.execute(
+      sql`INSERT INTO mta_sts_policies (domain, txt_id, mode, mx, max_age, policy_text, fetched_at, expires_at, checked_at)
+          VALUES ('dest.test', 'id1', 'enforce', '{mx1.dest.test}', 86400, 'version: STSv1', now(), now() + interval '1 day', now())`,
+    );
+    await tlsPolicies(ctx.db, true, (l) => lines.push(l));
+    expect(JSON.parse(lines.pop() ?? "")).toMatchObject([{ domain: "dest.test", mode: "enforce", mx: "mx1.dest.test", id: "id1", error: null }]);
+    await tlsRefresh(ctx.db, "Dest.Test", false, (l) => lines.push(l));
+    expect(lines.pop()).toBe("MTA-STS policy of dest.test dropped; fetched again at the next delivery");
+    await tlsRefresh(ctx.db, "dest.test", false, (l) => lines.push(l));
+    expect(lines.pop()).toBe("no cached MTA-STS policy for dest.test");
+    await expect(tlsRefresh(ctx.db, "not a domain", false, (l) => lines.push(l))).rejects.toThrow(/bad route domain/);
   });
 });
