@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detectRuntime } from "../../adapters/runtime/index.ts";
@@ -8,6 +9,7 @@ import { addAccount, addDomain } from "../../src/accounts/store.ts";
 import { createBackendComponent } from "../../src/backend/component.ts";
 import { setSetting } from "../../src/cluster/settings.ts";
 import { loadConfig } from "../../src/config.ts";
+import { queryRows } from "../../src/db/rows.ts";
 import { createHttpApp } from "../../src/http/app.ts";
 import { Member } from "../../src/member.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
@@ -133,6 +135,13 @@ describe("/metrics of real members on real PostgreSQL", () => {
       expect(names(m, "mailcluster_member_info")).toHaveLength(1);
     }
     expect(names(s, "mailcluster_member_info")[0]).toContain('member="metrics-a"');
+  });
+
+  it("the queue depth history is sampled by the exporter only", async () => {
+    // Each member tries a sample at start; only the one that exports the cluster figures takes it.
+    await until(async () => (await queryRows(tdb.storage.db, sql`SELECT 1 FROM queue_depth_samples`)).length > 0, "a queue depth sample");
+    const by = await queryRows(tdb.storage.db, sql`SELECT DISTINCT sampled_by FROM queue_depth_samples`);
+    expect(by.map((r) => r.sampled_by)).toEqual(["metrics-a"]);
   });
 
   it("the cluster-wide queue gauges are exported by one member only, and handed over when it stops", async () => {
