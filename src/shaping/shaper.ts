@@ -230,7 +230,8 @@ export class Shaper {
       release: () => {
         if (released) return;
         released = true;
-        this.held.delete(h);
+        // Gone already: close() released every slot at once (the sockets end after it).
+        if (!this.held.delete(h)) return;
         if (this.held.size === 0) this.stopRenewing();
         // Not awaited: a closing connection never waits on the database.
         const p = releaseSlots(this.o.db, { member: this.o.member, slots: [{ site: h.site, slot: h.slot, unused: h.credit, perMinute: h.perMinute }] })
