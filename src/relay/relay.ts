@@ -194,7 +194,9 @@ export class Relay {
     const result = skipped
       ? { policy: hop.sts.report, result: "validation-failure" as const, mxHost: target.name, ip: target.address, info: "MX host not listed in the enforced policy" }
       : judgeSession(hop.sts, target, tls, err);
-    if (result) this.o.tlsReports.record(result, this.o.clock.now());
+    if (!result) return;
+    this.o.tlsReports.record(result, this.o.clock.now());
+    this.o.metrics?.inc("mailcluster_relay_tls_sessions_total", "MX sessions by TLS-RPT policy type and result (success or the RFC 8460 failure type)", { policy: result.policy.type, result: result.result });
   }
 
   private shapingDeferred(recipients: ClaimedRecipient[], d: ShapingDenied): RecipientOutcome[] {

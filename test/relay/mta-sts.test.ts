@@ -89,6 +89,7 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
       memberName: name,
       isFrontend: false,
       mxPort: () => port,
+      metrics: ctx.metrics,
       mtaSts,
       tlsReports,
       tlsCa: [ca.cert],
@@ -150,6 +151,7 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
     expect(s.rcpts).toHaveLength(0);
     await m.tlsReports.flush(m.ctx.db);
     expect(await tlsRows()).toEqual([{ domain: "dest.test", type: "sts", result: "certificate-not-trusted", mx: "mx1.dest.test", sessions: 1 }]);
+    expect(m.ctx.metrics.value("mailcluster_relay_tls_sessions_total", { policy: "sts", result: "certificate-not-trusted" })).toBe(1);
   });
 
   it("enforce: a server without STARTTLS defers with 4.7.5", async () => {
