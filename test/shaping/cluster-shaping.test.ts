@@ -9,6 +9,7 @@ import { Metrics } from "../../src/metrics/registry.ts";
 import { Relay } from "../../src/relay/relay.ts";
 import { setLimits } from "../../src/shaping/limits.ts";
 import { Shaper } from "../../src/shaping/shaper.ts";
+import { clearDestination, suspendDestination } from "../../src/shaping/admin.ts";
 import { acquireSlot } from "../../src/shaping/store.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";
@@ -162,6 +163,23 @@ describe("cluster-wide traffic shaping", () => {
     expect(busy.outcome.kind === "deferred" && busy.outcome.retryAt?.getTime()).toBe(T0 + 300_000);
     const [row] = await queryRows(tdb.storage.db, sql`SELECT site, reason FROM shaping_suspensions`);
     expect([row.site, row.reason]).toEqual([SITE, "451 4.7.500 Server busy. Please try again later (bounce class rate_limited)"]);
+  }, 60_000);
+
+  it("an operator's suspension of a domain by name holds its deliveries (cache and statement) until lifted", async () => {
+    const a = member("member-a");
+    const b = member("member-b");
+    expect((await send(b.relay, "warm@dest.test")).outcome.kind).toBe("delivered");
+    const before = proxy.connections;
+    await suspendDestination(tdb.storage.db, { destination: "dest.test", seconds: 60, reason: "ops", now: clock.now() });
+    // A reads the suspension on its first refresh; B's cache predates it, so the slot statement refuses.
+    for (const m of [a, b]) {
+      const o = await send(m.relay, "held@dest.test");
+      expect(o.outcome.kind === "deferred" && o.outcome.retryAt?.getTime()).toBe(T0 + 60_000);
+    }
+    expect(proxy.connections).toBe(before);
+    expect((await clearDestination(tdb.storage.db, "dest.test", clock.now())).cleared).toEqual(["mx:dest.test"]);
+    a.shaper.invalidate();
+    expect((await send(a.relay, "free@dest.test")).outcome.kind).toBe("delivered");
   }, 60_000);
 
   it("honours a messages-per-minute limit across members (injected clock)", async () => {
