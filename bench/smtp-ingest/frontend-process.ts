@@ -9,33 +9,25 @@ import { openPostgresJs } from "../../adapters/storage/postgres-js/index.ts";
 import type { AppContext } from "../../src/app-context.ts";
 import { loadSettings, type Settings } from "../../src/cluster/settings.ts";
 import { loadConfig } from "../../src/config.ts";
-import { Directory } from "../../src/accounts/directory.ts";
-import { Metrics } from "../../src/metrics/registry.ts";
 import { generateSelfSigned } from "../../src/smtp/tls.ts";
 import { startSmtpFrontend } from "../../src/smtp/frontend.ts";
 import { systemClock, systemRandom } from "../../src/util/clock.ts";
-import { silentLogger } from "../../src/util/logger.ts";
+import { testAppContext } from "../../test/helpers/app-context.ts";
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error("DATABASE_URL is required");
 const storage = openPostgresJs(url, { max: Number(process.env.BENCH_POOL ?? 10), applicationName: "bench-frontend" });
 const settings: Settings = await loadSettings(storage.db);
 const config = { ...loadConfig({ MEMBER_NAME: "bench-fe", MAILCLUSTER_HOSTNAME: "mx.bench", SUBMIT_MODE: "locally" }), smtpPort: 0 };
-const ctx: AppContext = {
+const ctx: AppContext = testAppContext(storage, {
   config,
-  storage,
-  db: storage.db,
   clock: systemClock,
   random: systemRandom,
-  logger: silentLogger,
-  metrics: new Metrics(),
-  directory: new Directory(storage.db),
-  settings: () => settings,
+  settings,
   ping: async () => {
     await storage.db.execute(sql`SELECT 1`);
   },
-  httpMounts: [],
-};
+});
 const frontend = await startSmtpFrontend(ctx, { port: 0, submissionPort: null, smtpsPort: null, tls: await generateSelfSigned("mx.bench") });
 
 let peak = 0;

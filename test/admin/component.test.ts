@@ -5,28 +5,15 @@ import { loadConfig } from "../../src/config.ts";
 import { adminComponent } from "../../src/http/admin/component.ts";
 import { resolveAdminToken } from "../../src/http/admin/token.ts";
 import { createHttpApp } from "../../src/http/app.ts";
-import { Directory } from "../../src/accounts/directory.ts";
-import { Metrics } from "../../src/metrics/registry.ts";
 import { ManualClock, systemRandom } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";
+import { testAppContext } from "../helpers/app-context.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 
 let tdb: TestDatabase;
 
 function context(adminToken: string | null): AppContext {
-  return {
-    config: { ...loadConfig({}), adminToken },
-    storage: tdb.storage,
-    db: tdb.storage.db,
-    clock: new ManualClock(),
-    random: systemRandom,
-    logger: silentLogger,
-    metrics: new Metrics(),
-    directory: new Directory(tdb.storage.db),
-    settings: () => ({ ...DEFAULT_SETTINGS }),
-    ping: async () => {},
-    httpMounts: [],
-  };
+  return testAppContext(tdb.storage, { config: { ...loadConfig({}), adminToken }, clock: new ManualClock(), random: systemRandom, settings: () => ({ ...DEFAULT_SETTINGS }) });
 }
 
 beforeAll(async () => {

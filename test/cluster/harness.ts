@@ -6,11 +6,10 @@ import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { SubmitMode } from "../../src/domain/types.ts";
 import type { Storage } from "../../src/db/storage.ts";
-import { Directory } from "../../src/accounts/directory.ts";
-import { Metrics } from "../../src/metrics/registry.ts";
 import { QueueWorker } from "../../src/queue/worker.ts";
 import type { ManualClock } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";
+import { testAppContext } from "../helpers/app-context.ts";
 
 /** A delivery a test member made: which member delivered which recipient. */
 export interface Delivered {
@@ -41,20 +40,7 @@ export class TestMember {
     delivered: Delivered[],
   ) {
     this.view = new ClusterView(name, mode);
-    this.ctx = {
-      config: loadConfig({}, { name, submit: mode }),
-      storage,
-      db: storage.db,
-      clock,
-      random: { next: () => 0.5 },
-      logger: silentLogger,
-      metrics: new Metrics(),
-      directory: new Directory(storage.db),
-      settings: () => settings,
-      ping: async () => {},
-      httpMounts: [],
-      cluster: this.view,
-    };
+    this.ctx = { ...testAppContext(storage, { config: loadConfig({}, { name, submit: mode }), clock, settings }), cluster: this.view };
     this.coordinator = new ClusterCoordinator(this.ctx, this.view, () => this.worker.nudge());
     this.membership = new Membership({
       db: storage.db,

@@ -11,32 +11,18 @@ import type { Clock } from "../../src/domain/types.ts";
 import type { Storage } from "../../src/db/storage.ts";
 import { num, queryRows } from "../../src/db/rows.ts";
 import { createHttpApp } from "../../src/http/app.ts";
-import { Directory } from "../../src/accounts/directory.ts";
-import { Metrics } from "../../src/metrics/registry.ts";
 import { claimRecipients } from "../../src/queue/claim.ts";
 import { BatchRecorder } from "../../src/queue/recorder.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { deliverLocal } from "../../src/delivery/local.ts";
 import { createDeliveryHandler } from "../../src/delivery/handler.ts";
 import type { HttpServerHandle } from "../../src/runtime.ts";
-import { silentLogger } from "../../src/util/logger.ts";
+import { testAppContext } from "../helpers/app-context.ts";
 
 export function testContext(storage: Storage, name: string, clock: Clock, overrides: Partial<Settings> = {}, clusterSecret: string | null = null): AppContext {
   const config = { ...loadConfig({}, { name, httpPort: 0, role: "backend" }), clusterSecret };
   const settings: Settings = { ...DEFAULT_SETTINGS, ...overrides };
-  return {
-    config,
-    storage,
-    db: storage.db,
-    clock,
-    random: { next: () => 0.5 },
-    logger: silentLogger,
-    metrics: new Metrics(),
-    directory: new Directory(storage.db),
-    settings: () => settings,
-    ping: async () => {},
-    httpMounts: [],
-  };
+  return testAppContext(storage, { config, clock, settings });
 }
 
 /** A backend member in this process: its component, its HTTP server on port 0, its members row. */

@@ -6,10 +6,9 @@ import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { Storage } from "../../src/db/storage.ts";
 import { queryRows, num, str } from "../../src/db/rows.ts";
-import { Directory } from "../../src/accounts/directory.ts";
-import { Metrics } from "../../src/metrics/registry.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createLogger, silentLogger } from "../../src/util/logger.ts";
+import { testAppContext } from "../helpers/app-context.ts";
 import { generateSelfSigned } from "../../src/smtp/tls.ts";
 import { startSmtpFrontend, type SmtpFrontend, type SmtpFrontendOptions } from "../../src/smtp/frontend.ts";
 
@@ -34,20 +33,13 @@ export async function startHarness(storage: Storage, overrides: Partial<Settings
   const settings: Settings = { ...DEFAULT_SETTINGS, smtp_greeting_delay_ms: 0, smtp_auth_failure_delay_ms: 0, smtp_shutdown_grace_seconds: 1, inbound_auth_results: false, ...overrides };
   const clock = new ManualClock(new Date());
   const config = { ...loadConfig({ MEMBER_NAME: "fe-test", MAILCLUSTER_HOSTNAME: "mx.test", MAILCLUSTER_DATA: "/nonexistent" }), smtpPort: 0 };
-  const ctx: AppContext = {
+  const ctx: AppContext = testAppContext(storage, {
     config,
-    storage,
-    db: storage.db,
     clock,
-    random: { next: () => 0.5 },
+    settings,
     // SMTP_TEST_LOG=debug shows the frontend's log when a test needs explaining.
     logger: process.env.SMTP_TEST_LOG ? createLogger(process.env.SMTP_TEST_LOG) : silentLogger,
-    metrics: new Metrics(),
-    directory: new Directory(storage.db),
-    settings: () => settings,
-    ping: async () => {},
-    httpMounts: [],
-  };
+  });
   const frontend = await startSmtpFrontend(ctx, { tls: await testTls(), port: 0, submissionPort: null, smtpsPort: null, ...options });
   return { ctx, settings, clock, frontend, port: frontend.port, close: () => frontend.close() };
 }
