@@ -23,7 +23,7 @@ describe("migrations", () => {
     expect(results.map((r) => r.applied.length).sort((a, b) => a - b)).toEqual([0, 0, 0, total]);
     const tables = await queryRows(tdb.storage.db, sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
     const names = tables.map((t) => str(t.table_name));
-    for (const t of ["members", "messages", "message_bodies", "recipients", "attempts", "domains", "accounts", "account_leases", "routes", "settings", "queue_by_domain", "live_members", "queue_depth_samples"]) {
+    for (const t of ["members", "messages", "message_bodies", "recipients", "attempts", "domains", "accounts", "account_leases", "routes", "settings", "queue_by_domain", "live_members", "queue_depth_samples", "mta_sts_policies", "tls_rpt_results", "tls_rpt_reports"]) {
       expect(names).toContain(t);
     }
   });
