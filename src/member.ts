@@ -207,12 +207,12 @@ export class Member {
     };
     this.every(QUEUE_DEPTH_TICK_MS, sample);
     // A first point at start: after a restart the chart need not wait for the timer.
-    sample().catch((err) => ctx.logger.warn({ err: coerceError(err).message }, "queue depth sample failed"));
+    sample().catch((err: unknown) => ctx.logger.warn({ err: coerceError(err).message }, "queue depth sample failed"));
   }
 
   private every(ms: number, task: () => Promise<void>): void {
     const timer = setInterval(() => {
-      task().catch((err) => this.ctx.logger.warn({ err: coerceError(err).message }, "periodic task failed"));
+      task().catch((err: unknown) => this.ctx.logger.warn({ err: coerceError(err).message }, "periodic task failed"));
     }, ms);
     timer.unref?.();
     this.timers.push(timer);
@@ -228,7 +228,7 @@ export class Member {
     const log = this.ctx.logger;
     for (const t of this.timers) clearInterval(t);
     const components = [...(this.o.components ?? [])].reverse();
-    for (const c of components) await c.stop?.().catch((err) => log.warn({ err: coerceError(err).message, component: c.name }, "stop failed"));
+    for (const c of components) await c.stop?.().catch((err: unknown) => log.warn({ err: coerceError(err).message, component: c.name }, "stop failed"));
     await this.unlisten?.().catch(() => {});
     await this.ctx.directory.stop();
     await this.coordinator?.stop();

@@ -47,7 +47,7 @@ export function apiQueue(api: AdminClient): QueueSource {
       if (p.state) q.set("state", p.state);
       if (p.domain) q.set("domain", p.domain);
       if (p.limit) q.set("limit", String(p.limit));
-      return items(await api.json("GET", `/queue?${q}`), "queue items").map(itemFromJson);
+      return items(await api.json("GET", `/queue?${q.toString()}`), "queue items").map(itemFromJson);
     },
     async show(id) {
       try {

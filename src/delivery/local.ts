@@ -3,7 +3,7 @@ import type { ChannelAnswer, ChannelEnvelope, ChannelRecipient } from "../backen
 import { inProcessBackend } from "../backend/registry.ts";
 import type { Executor } from "../db/db.ts";
 import type { ClaimedRecipient } from "../queue/claimed.ts";
-import type { OutcomeRecorder, PendingRecord, RecipientOutcome } from "../queue/recorder.ts";
+import type { PendingRecord, RecipientOutcome } from "../queue/recorder.ts";
 import { coerceError } from "../util/errors.ts";
 import { callDeliveryChannelBatch, type ChannelItem } from "./channel-client.ts";
 import { deferred, type Expansion, expand, unknownHere } from "./local-expand.ts";

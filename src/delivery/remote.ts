@@ -1,4 +1,3 @@
-import { eq } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
 import { clusterSecret } from "../backend/cluster-secret.ts";
 import { readMessageBody } from "../queue/body.ts";

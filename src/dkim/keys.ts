@@ -38,7 +38,10 @@ export function keyType(algorithm: DkimAlgorithm): "rsa" | "ed25519" {
 export const nodeKeyGenerator: DkimKeyGenerator = (algorithm) =>
   new Promise((resolve, reject) => {
     const done = (err: Error | null, publicKey: KeyObject, privateKey: KeyObject) => {
-      if (err) return reject(err);
+      if (err) {
+        reject(err);
+        return;
+      }
       const spki = publicKey.export({ type: "spki", format: "der" });
       resolve({
         privateKey: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),

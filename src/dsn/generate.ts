@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
 import { chooseProcessor } from "../cluster/processor.ts";
-import type { Db, Executor } from "../db/db.ts";
+import type { Executor } from "../db/db.ts";
 import { dateOrNull, date, num, numOrNull, pgArray, queryRows, str, strOrNull, ts, type Row } from "../db/rows.ts";
 import type { SmtpReply } from "../domain/types.ts";
 import { readMessageBody } from "../queue/body.ts";
@@ -204,7 +204,7 @@ async function submitDsn(
   // From: MAILER-DAEMON@<host name>: signed by the host's domain (or its parent's) when it has a key.
   const content = await signGenerated(ctx, composed, ctx.config.hostname, tx);
   // Same transaction as the caller's marker: the DSN exists exactly when the marker is set.
-  const result = await submitMessage(tx as Db, {
+  const result = await submitMessage(tx, {
     envelope: { sender: "", recipients: [{ address: to }] },
     content,
     submittedBy: ctx.config.memberName,

@@ -203,7 +203,7 @@ export class ConnectionPool {
     const key = keyOf(spec);
     // An idle connection the server closes (or that errors) leaves the pool; the listener also
     // keeps an 'error' event from becoming an uncaught exception.
-    conn.on("error", (err) => {
+    conn.on("error", (err: Error) => {
       this.logger.debug({ err: err.message, host: target.address }, "relay connection error");
       this.remove(key, conn);
     });

@@ -1,5 +1,5 @@
 import type { SMTPServerDataStream, SMTPServerSession } from "smtp-server";
-import type { ClientInfo, DsnNotify, DsnRet, Envelope } from "../domain/types.ts";
+import type { ClientInfo, DsnNotify, Envelope } from "../domain/types.ts";
 import { headerSummaryFromFields } from "../queue/header-summary.ts";
 import { coerceError } from "../util/errors.ts";
 import { sessionUser, type FrontendDeps } from "./deps.ts";
@@ -144,7 +144,7 @@ function envelopeOf(session: SMTPServerSession): Envelope {
   return {
     sender: from ? from.address : "",
     envid: dsn?.envid ?? null,
-    ret: dsn?.ret === "FULL" || dsn?.ret === "HDRS" ? (dsn.ret as DsnRet) : null,
+    ret: dsn?.ret === "FULL" || dsn?.ret === "HDRS" ? dsn.ret : null,
     recipients: session.envelope.rcptTo.map((r) => ({
       address: r.address,
       orcpt: r.dsn?.orcpt ?? null,

@@ -98,7 +98,7 @@ export async function listSuppressions(db: Executor, p: ListSuppressionsParams):
   const where = conditions.length > 0 ? and(...conditions) : undefined;
   const [totalRow] = await db.select({ n: count() }).from(suppressions).where(where);
   const rows = await db.select().from(suppressions).where(where).orderBy(asc(suppressions.address)).limit(p.limit).offset(p.offset);
-  return { total: Number(totalRow?.n ?? 0), items: rows.map(fromRow) };
+  return { total: totalRow?.n ?? 0, items: rows.map(fromRow) };
 }
 
 export async function getSuppression(db: Executor, address: string): Promise<Suppression | null> {

@@ -53,7 +53,7 @@ export function registerStart(program: Command, version: string): void {
           .stop()
           .then(() => storage.close())
           .then(() => process.exit(0))
-          .catch((err) => {
+          .catch((err: unknown) => {
             logger.error({ err: coerceError(err).message }, "shutdown failed");
             process.exit(1);
           });

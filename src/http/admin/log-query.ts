@@ -45,7 +45,7 @@ export const logSearchQuery = z
     limit: z.coerce.number().int().min(1).max(MAX_LOG_LIMIT).optional(),
     before: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe("the next page: attempts listed after this attempt id (`next` of the previous answer)"),
   })
-  .refine((q) => !q.from || !q.to || q.from < q.to, { message: "the time range is empty: from must be before to", path: ["to"] });
+  .refine((q) => !q.from || !q.to || q.from < q.to, { error: "the time range is empty: from must be before to", path: ["to"] });
 
 export type LogSearchQuery = z.output<typeof logSearchQuery>;
 

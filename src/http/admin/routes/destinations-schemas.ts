@@ -13,7 +13,7 @@ export const destinationLimitsBody = z
     messagesPerMinute: limit(0, "messages per minute across the cluster; 0 = no limit, null = the setting"),
     connectionsPerMinute: limit(0, "new connections per minute across the cluster; 0 = no limit, null = the setting"),
   })
-  .refine((b) => b.maxConnections != null || b.messagesPerMinute != null || b.connectionsPerMinute != null, { message: "give at least one of maxConnections, messagesPerMinute, connectionsPerMinute" });
+  .refine((b) => b.maxConnections != null || b.messagesPerMinute != null || b.connectionsPerMinute != null, { error: "give at least one of maxConnections, messagesPerMinute, connectionsPerMinute" });
 
 export const suspendBody = z.strictObject({
   seconds: z.number().int().min(1).max(7 * 86400).describe("how long"),
@@ -27,7 +27,7 @@ export const replyRuleBody = z
     seconds: z.number().int().min(1).max(7 * 86400),
     maxConnections: z.number().int().min(1).max(1_000_000).nullable().optional().describe('for "slow": connections allowed meanwhile'),
   })
-  .refine((r) => r.action !== "slow" || (r.maxConnections ?? null) !== null, { message: 'a "slow" rule needs maxConnections', path: ["maxConnections"] });
+  .refine((r) => r.action !== "slow" || (r.maxConnections ?? null) !== null, { error: 'a "slow" rule needs maxConnections', path: ["maxConnections"] });
 
 export const ruleIdParam = z.object({ id: z.coerce.number().int().positive().max(2_147_483_647) });
 
