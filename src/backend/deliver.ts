@@ -82,11 +82,11 @@ export class BackendDelivery {
       await this.plan(jobs);
       await this.store(jobs, options);
       await Promise.all(jobs.map((j) => this.finish(j)));
-      return jobs.map((j) => {
-        const a = j.answer ?? answer(j.r, "temporary", 451, "4.3.0", "no answer");
-        this.ctx.metrics.inc("mailcluster_local_deliveries_total", "Local deliveries by answer", { status: a.status });
-        return a;
-      });
+      const answers = jobs.map((j) => j.answer ?? answer(j.r, "temporary", 451, "4.3.0", "no answer"));
+      const byStatus = new Map<string, number>();
+      for (const a of answers) byStatus.set(a.status, (byStatus.get(a.status) ?? 0) + 1);
+      for (const [status, n] of byStatus) this.ctx.metrics.inc("mailcluster_local_deliveries_total", "Local deliveries by answer", { status }, n);
+      return answers;
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0) for (const wake of this.drained.splice(0)) wake();
@@ -157,6 +157,7 @@ export class BackendDelivery {
   /** Step 3: the Account-Level Rules of each (message, account), from the directory's rules. */
   private async plan(jobs: Job[]): Promise<void> {
     const { ctx } = this;
+    let evaluated = 0;
     await Promise.all(
       jobs.map(async (j) => {
         const account = j.account;
@@ -172,7 +173,7 @@ export class BackendDelivery {
             domainRules: account.domainRules,
             accountRules: account.rules,
           });
-          ctx.metrics.inc("mailcluster_account_rule_invocations_total", "Account-Level Rule evaluations");
+          evaluated += 1;
           const plan = planActions(actions);
           if (plan.reject !== null) {
             j.answer = answer(j.r, "permanent", plan.reject.code, "5.7.1", plan.reject.text);
@@ -191,6 +192,7 @@ export class BackendDelivery {
         }
       }),
     );
+    if (evaluated > 0) ctx.metrics.inc("mailcluster_account_rule_invocations_total", "Account-Level Rule evaluations", {}, evaluated);
   }
 
   /**

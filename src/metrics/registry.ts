@@ -63,6 +63,14 @@ export class Metrics {
 
   /** One observation; `buckets` are upper bounds in ascending order, fixed by the first call. */
   observe(name: string, help: string, labels: Labels, value: number, buckets: readonly number[]): void {
+    this.observer(name, help, labels, buckets)(value);
+  }
+
+  /**
+   * Observations of one histogram series: the series is found (or created) once, so a batch
+   * observes many values for the price of one lookup.
+   */
+  observer(name: string, help: string, labels: Labels, buckets: readonly number[]): (value: number) => void {
     let s = this.series.get(name);
     if (!s) {
       s = { help, type: "histogram", buckets: [...buckets], values: new Map() };
@@ -75,11 +83,15 @@ export class Metrics {
       h = { labels, counts: new Array<number>(s.buckets.length + 1).fill(0), sum: 0, count: 0 };
       s.values.set(key, h);
     }
-    let i = s.buckets.findIndex((le) => value <= le);
-    if (i < 0) i = s.buckets.length;
-    h.counts[i] += 1;
-    h.sum += value;
-    h.count += 1;
+    const sample = h;
+    const bounds = s.buckets;
+    return (value) => {
+      let i = 0;
+      while (i < bounds.length && !(value <= bounds[i])) i++;
+      sample.counts[i] += 1;
+      sample.sum += value;
+      sample.count += 1;
+    };
   }
 
   /** A counter's or gauge's value (0 when absent); a histogram's observation count. */
@@ -112,13 +124,26 @@ export class Metrics {
   }
 }
 
+/**
+ * The identity of a label set: names in order, each value JSON-quoted so that no value can make
+ * two sets collide. Called for every increment: call sites give their labels in a fixed order,
+ * usually sorted already, so the common case builds the key in one pass without sorting.
+ */
 function labelKey(labels: Labels): string {
-  // JSON, so no label value can make two label sets collide.
-  return JSON.stringify(
-    Object.keys(labels)
-      .sort()
-      .map((k) => [k, labels[k]]),
-  );
+  let key = "";
+  let previous = "";
+  for (const name in labels) {
+    if (name < previous) return sortedLabelKey(labels);
+    previous = name;
+    key += `${name}=${JSON.stringify(labels[name])},`;
+  }
+  return key;
+}
+
+function sortedLabelKey(labels: Labels): string {
+  let key = "";
+  for (const name of Object.keys(labels).sort()) key += `${name}=${JSON.stringify(labels[name])},`;
+  return key;
 }
 
 function formatLabels(labels: Labels): string {

@@ -57,6 +57,23 @@ describe("the registry", () => {
     m.inc("c", "help", { a: "x,b=y" });
     m.inc("c", "help", { a: "x", b: "y" });
     expect(m.value("c", { a: "x,b=y" })).toBe(1);
+    m.inc("c", "help", { a: 'x",b="y' });
+    expect(m.value("c", { a: "x", b: "y" })).toBe(1);
+  });
+
+  it("one series whatever the order the labels are given in; an observer adds to its series", () => {
+    const m = new Metrics();
+    m.inc("c", "help", { b: "2", a: "1" });
+    m.inc("c", "help", { a: "1", b: "2" }, 2);
+    expect(m.value("c", { b: "2", a: "1" })).toBe(3);
+    expect(names(samples(m.render()), "c")).toHaveLength(1);
+    const observe = m.observer("h", "help", { kind: "local" }, [1]);
+    observe(0.5);
+    observe(2);
+    m.observe("h", "help", { kind: "local" }, 0.5, [1]);
+    const s = samples(m.render());
+    expect(s.get('h_bucket{kind="local",le="1"}')).toBe(2);
+    expect(s.get('h_count{kind="local"}')).toBe(3);
   });
 
   it("queue gauges keep the label sets bounded: the smallest domains are summed as (other)", () => {
