@@ -279,7 +279,8 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
     await submit("z@partner.test");
     await queuePass(m.ctx, m.transport);
     expect((await states())[2]).toMatchObject({ state: "queued", status: "4.7.5" });
-    expect((await states())[2].text).toContain("certificate-expired");
+    // Node and Bun name the expiry; Deno's TLS reports it as an unverifiable leaf (certificate-not-trusted).
+    expect((await states())[2].text).toMatch(/not verified \(certificate-(expired|not-trusted)/);
     expect(expired.messages).toHaveLength(0);
     // Routes are not the domain's MX: no TLS-RPT counts.
     await m.tlsReports.flush(m.ctx.db);
