@@ -84,8 +84,8 @@ describe("queue operations while workers deliver (real PostgreSQL)", () => {
         random: { next: () => 0.5 },
         logger: silentLogger,
         policy: () => ({ initialSeconds: 300, maxSeconds: 4000, jitter: 0, lifetimeSeconds: 86400 }),
-        // Short, so a lease left behind by a batch whose outcomes could not be recorded (at-least-once) expires within the drain.
-        leaseMs: 3_000,
+        // A batch whose outcomes could not be recorded is claimable again a second later (worker.ts), well within the drain.
+        leaseMs: 30_000,
         pollIntervalMs: 20,
         batchSize: 20,
         concurrency: 4,
