@@ -4,13 +4,14 @@ import { accounts, aliases, domains, mailboxFolders } from "../db/schema/index.t
 import { domainOf } from "../domain/address.ts";
 import { noteDirectoryWrite } from "./directory-writes.ts";
 import { hashPassword } from "./password.ts";
+import { UserError } from "../domain/user-error.ts";
 
 /** Domains, accounts and aliases: the administration primitives the CLI and the admin API share. */
 
-export class AccountError extends Error {
+export class AccountError extends UserError {
   override name = "AccountError";
-  constructor(message: string, readonly status: 400 | 404 | 409 = 400) {
-    super(message);
+  constructor(message: string, status: 400 | 404 | 409 = 400) {
+    super(message, status);
   }
 }
 

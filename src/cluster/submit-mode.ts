@@ -2,17 +2,15 @@ import { sql } from "drizzle-orm";
 import type { SubmitMode } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import { queryRows, str } from "../db/rows.ts";
+import { UserError } from "../domain/user-error.ts";
 
 export const SUBMIT_MODES = ["locally", "locally-for-others", "remotely"] as const satisfies readonly SubmitMode[];
 
 /** A refused mode change; `status` is what the admin API answers with. */
-export class SubmitModeError extends Error {
+export class SubmitModeError extends UserError {
   override name = "SubmitModeError";
-  constructor(
-    readonly status: 400 | 404,
-    message: string,
-  ) {
-    super(message);
+  constructor(status: 400 | 404, message: string) {
+    super(message, status);
   }
 }
 

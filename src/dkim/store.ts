@@ -2,6 +2,7 @@ import { and, asc, desc, eq } from "drizzle-orm";
 import type { Executor } from "../db/db.ts";
 import { dkimKeys, domains } from "../db/schema/index.ts";
 import { type DkimAlgorithm, type DkimDnsRecord, type DkimKeyGenerator, dnsRecord, nodeKeyGenerator, parseAlgorithm } from "./keys.ts";
+import { UserError } from "../domain/user-error.ts";
 
 /** What the API and CLI show of a key: never the private half. */
 export interface DkimKeyInfo {
@@ -22,10 +23,10 @@ export interface DkimSigningKey {
   createdAt: Date;
 }
 
-export class DkimKeyError extends Error {
+export class DkimKeyError extends UserError {
   override name = "DkimKeyError";
-  constructor(message: string, readonly status: 400 | 404 | 409 = 400) {
-    super(message);
+  constructor(message: string, status: 400 | 404 | 409 = 400) {
+    super(message, status);
   }
 }
 

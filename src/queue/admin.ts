@@ -6,6 +6,7 @@ import { dateOrNull, date, num, numOrNull, pgArray, queryRows, str, strOrNull, t
 import type { RecipientState } from "../domain/types.ts";
 import type { AttemptFields } from "./attempt-search.ts";
 import { wakeWorkers } from "./wake-up.ts";
+import { UserError } from "../domain/user-error.ts";
 
 /**
  * Queue operations for operators (admin API, CLI, WebAdmin), each one statement with its SQL
@@ -29,10 +30,10 @@ export interface QueueOpResult {
   messages: number;
 }
 
-export class QueueAdminError extends Error {
+export class QueueAdminError extends UserError {
   override name = "QueueAdminError";
-  constructor(message: string, readonly status: 400 | 404 = 400) {
-    super(message);
+  constructor(message: string, status: 400 | 404 = 400) {
+    super(message, status);
   }
 }
 

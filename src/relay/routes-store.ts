@@ -2,6 +2,7 @@ import { asc, eq, inArray } from "drizzle-orm";
 import { isIP } from "node:net";
 import type { Executor } from "../db/db.ts";
 import { routes } from "../db/schema/index.ts";
+import { UserError } from "../domain/user-error.ts";
 
 /** host[:port] of a relay host. */
 export interface HostPort {
@@ -46,13 +47,10 @@ export interface RouteInput {
 }
 
 /** Bad input (400) or no such route (404). */
-export class RouteError extends Error {
+export class RouteError extends UserError {
   override name = "RouteError";
-  constructor(
-    message: string,
-    readonly status: 400 | 404,
-  ) {
-    super(message);
+  constructor(message: string, status: 400 | 404) {
+    super(message, status);
   }
 }
 

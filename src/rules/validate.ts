@@ -3,16 +3,16 @@ import { AccountError, validateAddress } from "../accounts/store.ts";
 import { globToRegExp } from "./glob.ts";
 import { hasNestedQuantifier } from "./regex-safety.ts";
 import { ACTIONS_BY_SCOPE, type Condition, LIMITS, type RuleScope, type RuleSet, ruleSetSchema } from "./model.ts";
+import { UserError } from "../domain/user-error.ts";
 
 /** An invalid rule set: `path` points at the first offending value, e.g. rules[2].actions[0].folder. */
-export class RuleSetError extends Error {
+export class RuleSetError extends UserError {
   override name = "RuleSetError";
-  readonly status = 400;
   constructor(
     readonly path: string,
     readonly reason: string,
   ) {
-    super(`${path}: ${reason}`);
+    super(`${path}: ${reason}`, 400, [{ path, message: reason }]);
   }
 }
 

@@ -2,6 +2,7 @@ import { asc, eq } from "drizzle-orm";
 import type { SmtpReply } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import { shapingRules } from "../db/schema/index.ts";
+import { UserError } from "../domain/user-error.ts";
 
 /** A response-driven rule: a reply matching `pattern` suspends or slows its site for `seconds`. */
 export interface ReplyRule {
@@ -20,7 +21,7 @@ export interface ReplyRuleInput {
   maxConnections?: number | null;
 }
 
-export class ShapingInputError extends Error {
+export class ShapingInputError extends UserError {
   override name = "ShapingInputError";
 }
 

@@ -3,6 +3,7 @@ import type { Executor } from "../db/db.ts";
 import { pgArray, queryRows, date, dateOrNull, str, strOrNull } from "../db/rows.ts";
 import { suppressions } from "../db/schema/index.ts";
 import { type BounceClass, isBounceClass } from "../domain/bounce-class.ts";
+import { UserError } from "../domain/user-error.ts";
 
 export type SuppressionSource = "manual" | "bounce";
 
@@ -23,7 +24,7 @@ export interface SuppressionInput {
   expiresAt?: Date | null;
 }
 
-export class SuppressionError extends Error {
+export class SuppressionError extends UserError {
   override name = "SuppressionError";
 }
 

@@ -1,18 +1,12 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { AccountError } from "../../accounts/store.ts";
 import { SettingError } from "../../cluster/settings.ts";
-import { QueueAdminError } from "../../queue/admin.ts";
-import { RouteError } from "../../relay/routes-store.ts";
+import { type FieldIssue, UserError } from "../../domain/user-error.ts";
 import { coerceError } from "../../util/errors.ts";
 import type { Logger } from "../../util/logger.ts";
 
-export interface FieldIssue {
-  /** Dotted path of the offending field, e.g. "targets.1"; "" for the whole payload. */
-  path: string;
-  message: string;
-}
+export type { FieldIssue } from "../../domain/user-error.ts";
 
 /** The one error type of the admin API: it carries its HTTP status and JSON body. */
 export class ApiError extends Error {
@@ -30,10 +24,10 @@ export class ApiError extends Error {
   }
 }
 
-/** Errors of the domain modules already say what the caller did wrong: keep their status. */
+/** Errors of the domain modules already say what the caller did wrong (UserError): keep their status. */
 export function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
-  if (err instanceof AccountError || err instanceof QueueAdminError || err instanceof RouteError) return new ApiError(err.status, err.message);
+  if (err instanceof UserError) return new ApiError(err.status, err.message, [...err.issues]);
   if (err instanceof SettingError) return new ApiError(400, err.message);
   // Hono's own (malformed JSON body and the like).
   if (err instanceof HTTPException) return new ApiError(err.status, err.message || "bad request");

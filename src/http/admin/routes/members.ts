@@ -1,9 +1,8 @@
 import { Hono } from "hono";
 import { listMembers } from "../../../cluster/members.ts";
 import { loadSettings } from "../../../cluster/settings.ts";
-import { changeSubmitMode, SubmitModeError } from "../../../cluster/submit-mode.ts";
+import { changeSubmitMode } from "../../../cluster/submit-mode.ts";
 import type { AdminDeps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
 import { memberBody } from "../schemas.ts";
 import { valid } from "../validate.ts";
 
@@ -18,13 +17,9 @@ export function memberRoutes(d: AdminDeps): Hono {
     .get("/live", async (c) => c.json({ items: (await list()).filter((m) => m.alive) }))
     // The member re-reads its row with its next heartbeat: no restart.
     .put("/:name", valid("json", memberBody), async (c) => {
-      try {
-        const change = await changeSubmitMode(d.db, c.req.param("name"), c.req.valid("json").submitMode);
-        d.logger.info(change, "member submit mode changed by administrator");
-        return c.json(change);
-      } catch (err) {
-        if (err instanceof SubmitModeError) throw new ApiError(err.status, err.message);
-        throw err;
-      }
+      // A refused change is a SubmitModeError (UserError): the API's error handler answers it.
+      const change = await changeSubmitMode(d.db, c.req.param("name"), c.req.valid("json").submitMode);
+      d.logger.info(change, "member submit mode changed by administrator");
+      return c.json(change);
     });
 }
