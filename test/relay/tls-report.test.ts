@@ -11,6 +11,7 @@ import type { TlsReportPolicy } from "../../src/tls-report/results.ts";
 import { runTlsReportPass } from "../../src/tls-report/send.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
+import { adminApp, call } from "../admin/helpers.ts";
 import { testContext } from "./context.ts";
 import { fakeDns } from "./fake-dns.ts";
 
@@ -146,5 +147,26 @@ describe("TLS-RPT: daily aggregate reports", () => {
     await tlsRefresh(ctx.db, "dest.test", false, (l) => lines.push(l));
     expect(lines.pop()).toBe("no cached MTA-STS policy for dest.test");
     await expect(tlsRefresh(ctx.db, "not a domain", false, (l) => lines.push(l))).rejects.toThrow(/bad route domain/);
+  });
+
+  it("API: GET /tls/reports and /tls/policies, DELETE /tls/policies/:domain, precise 400/404", async () => {
+    const ctx = testContext(tdb.storage, clock, { config: { memberName: "m1" } });
+    await countDay(ctx);
+    clock.set(DAY + 86400_000 + 3600_000);
+    await runTlsReportPass(ctx, dns);
+    const { app } = adminApp(tdb.storage.db, clock);
+    expect((await call(app, "GET", "/tls/reports", undefined, null)).status).toBe(401);
+    const reports = await call(app, "GET", "/tls/reports?days=3");
+    expect(reports).toMatchObject({ status: 200, body: { days: 3 } });
+    expect((reports.body as { items: unknown[] }).items).toContainEqual({ day: "2026-06-01", domain: "dest.test", successes: 6, failures: 3, failureTypes: ["certificate-expired", "validation-failure"], report: "sent", rua: "tlsrpt@reports.test" });
+    expect(await call(app, "GET", "/tls/reports?days=-1")).toMatchObject({ status: 400 });
+
+    await tdb.storage.db.execute(sql`TRUNCATE mta_sts_policies`);
+    await tdb.storage.db.execute(sql`INSERT INTO mta_sts_policies (domain, txt_id, mode, checked_at, error_type, error) VALUES ('broken.test', 'x1', 'none', now(), 'sts-webpki-invalid', 'CERT_HAS_EXPIRED')`);
+    const policies = await call(app, "GET", "/tls/policies");
+    expect(policies).toMatchObject({ status: 200, body: { items: [{ domain: "broken.test", mode: "error", mx: [], id: "x1", expiresAt: null, error: "sts-webpki-invalid: CERT_HAS_EXPIRED" }] } });
+    expect(await call(app, "DELETE", "/tls/policies/Broken.Test")).toMatchObject({ status: 200, body: { dropped: "broken.test" } });
+    expect(await call(app, "DELETE", "/tls/policies/broken.test")).toMatchObject({ status: 404, body: { error: "no cached MTA-STS policy for broken.test" } });
+    expect(await call(app, "DELETE", "/tls/policies/not_a%20domain")).toMatchObject({ status: 400 });
   });
 });

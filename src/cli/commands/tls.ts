@@ -1,26 +1,15 @@
 import type { Command } from "commander";
-import { asc, eq, sql } from "drizzle-orm";
 import type { Executor } from "../../db/db.ts";
-import { num, queryRows, str, strOrNull } from "../../db/rows.ts";
-import { mtaStsPolicies } from "../../db/schema/index.ts";
 import { normalizeRouteDomain } from "../../relay/routes-store.ts";
-import { utcDay } from "../../tls-report/recorder.ts";
+import { dropStsPolicy, listStsPolicies, tlsReportDays } from "../../tls-report/admin.ts";
 import { withDatabase } from "../context.ts";
 import { type Out, printResult, printRows } from "../output-admin.ts";
 
 /** The cluster's cached MTA-STS policies (docs/tls.md), domains without one included. */
 export async function tlsPolicies(db: Executor, json: boolean, out?: Out): Promise<void> {
-  const rows = await db.select().from(mtaStsPolicies).orderBy(asc(mtaStsPolicies.domain));
+  const rows = await listStsPolicies(db);
   printRows(
-    rows.map((r) => ({
-      domain: r.domain,
-      mode: r.policyText === null ? (r.errorType ? "error" : "no policy") : r.mode,
-      mx: r.mx.join(","),
-      id: r.txtId,
-      expires: r.expiresAt,
-      checked: r.checkedAt,
-      error: r.errorType ? `${r.errorType}: ${r.error ?? ""}` : null,
-    })),
+    rows.map((r) => ({ domain: r.domain, mode: r.mode, mx: r.mx.join(","), id: r.id, expires: r.expiresAt, checked: r.checkedAt, error: r.error })),
     ["domain", "mode", "mx", "id", "expires", "checked", "error"],
     json,
     out,
@@ -29,28 +18,9 @@ export async function tlsPolicies(db: Executor, json: boolean, out?: Out): Promi
 
 /** TLS-RPT counts per day and domain, and whether that day's report went out. */
 export async function tlsReports(db: Executor, o: { days: number; now: Date }, json: boolean, out?: Out): Promise<void> {
-  const rows = await queryRows(
-    db,
-    sql`SELECT r.day::text AS day, r.policy_domain,
-               sum(r.sessions) FILTER (WHERE r.result_type = 'success') AS ok,
-               sum(r.sessions) FILTER (WHERE r.result_type <> 'success') AS failed,
-               string_agg(DISTINCT r.result_type, ',') FILTER (WHERE r.result_type <> 'success') AS failures,
-               p.status, p.rua
-        FROM tls_rpt_results r LEFT JOIN tls_rpt_reports p ON p.day = r.day AND p.policy_domain = r.policy_domain
-        WHERE r.day >= ${utcDay(o.now)}::date - ${o.days}::int
-        GROUP BY r.day, r.policy_domain, p.status, p.rua
-        ORDER BY r.day DESC, r.policy_domain`,
-  );
+  const rows = await tlsReportDays(db, o);
   printRows(
-    rows.map((r) => ({
-      day: str(r.day),
-      domain: str(r.policy_domain),
-      successes: r.ok === null ? 0 : num(r.ok),
-      failures: r.failed === null ? 0 : num(r.failed),
-      failure_types: strOrNull(r.failures),
-      report: strOrNull(r.status) ?? "pending",
-      rua: strOrNull(r.rua),
-    })),
+    rows.map((r) => ({ day: r.day, domain: r.domain, successes: r.successes, failures: r.failures, failure_types: r.failureTypes.length > 0 ? r.failureTypes.join(",") : null, report: r.report, rua: r.rua })),
     ["day", "domain", "successes", "failures", "failure_types", "report", "rua"],
     json,
     out,
@@ -60,8 +30,8 @@ export async function tlsReports(db: Executor, o: { days: number; now: Date }, j
 /** Drop a domain's cached policy: the next delivery (within a minute on every member) asks DNS and fetches again. */
 export async function tlsRefresh(db: Executor, domain: string, json: boolean, out?: Out): Promise<void> {
   const d = normalizeRouteDomain(domain);
-  const gone = await db.delete(mtaStsPolicies).where(eq(mtaStsPolicies.domain, d)).returning({ domain: mtaStsPolicies.domain });
-  printResult({ domain: d, dropped: gone.length > 0 }, gone.length > 0 ? `MTA-STS policy of ${d} dropped; fetched again at the next delivery` : `no cached MTA-STS policy for ${d}`, json, out);
+  const dropped = await dropStsPolicy(db, d);
+  printResult({ domain: d, dropped }, dropped ? `MTA-STS policy of ${d} dropped; fetched again at the next delivery` : `no cached MTA-STS policy for ${d}`, json, out);
 }
 
 export function registerTls(program: Command): void {

@@ -18,6 +18,7 @@ import { suppressionImportRoute, suppressionRoutes } from "./routes/suppressions
 import { ruleRoutes } from "../rules/routes.ts";
 import { routesApi } from "../routes-api.ts";
 import { destinationRoutes } from "./routes/destinations.ts";
+import { tlsRoutes } from "./routes/tls.ts";
 import { dkimRoutes } from "../../dkim/api.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
@@ -46,6 +47,7 @@ export function createAdminApi(d: AdminDeps): Hono {
   api.route("/settings", settingRoutes(d));
   api.route("/suppressions", suppressionRoutes(d));
   api.route("/routes", routesApi(d.db));
+  api.route("/tls", tlsRoutes(d));
   api.route("/destinations", destinationRoutes(d));
   api.route("/dkim", dkimRoutes(d));
   api.route("/", ruleRoutes(d));

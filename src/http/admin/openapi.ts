@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ruleSetSchema } from "../../rules/model.ts";
 import { DESTINATION_OPERATIONS } from "./routes/destinations-schemas.ts";
+import { tlsDomainParam, tlsReportsQuery } from "./routes/tls.ts";
 import { logSearchQuery } from "./log-query.ts";
 import { overviewQuery } from "./routes/overview.ts";
 import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "./routes/suppressions-schemas.ts";
@@ -94,6 +95,9 @@ export const OPERATIONS: readonly Operation[] = [
   { method: "get", path: "/routes", summary: "Relay routes (passwords never shown)", tag: "routes" },
   { method: "put", path: "/routes/:domain", summary: "Add or replace the route of a domain (\"*\" = every remote domain)", tag: "routes", body: routeBody },
   { method: "delete", path: "/routes/:domain", summary: "Remove a route", tag: "routes" },
+  { method: "get", path: "/tls/policies", summary: "MTA-STS policies the cluster has cached, per recipient domain (mode, mx, id, expiry, last fetch error)", tag: "tls" },
+  { method: "delete", path: "/tls/policies/:domain", summary: "Drop a domain's cached MTA-STS policy: fetched again at the next delivery", tag: "tls", params: tlsDomainParam },
+  { method: "get", path: "/tls/reports", summary: "TLS-RPT session counts per day and domain (?days=, default 7) and each day's report status (sent, no-rua, pending)", tag: "tls", query: tlsReportsQuery },
   ...DESTINATION_OPERATIONS,
   { method: "get", path: "/rules/cluster", summary: "Cluster-wide submission rules", tag: "rules" },
   { method: "put", path: "/rules/cluster", summary: "Replace the cluster-wide submission rules", tag: "rules", body: ruleSetSchema },
