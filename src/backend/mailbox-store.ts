@@ -149,7 +149,7 @@ async function insertRows(tx: Executor, p: StoreBatchParams, entries: readonly S
   }
   const bodies = new Uint8Array(size);
   for (const [content, at] of offsets) bodies.set(content, at);
-  const col = <T extends string | number | null>(f: (e: StoreEntry) => T) => pgArray(entries.map(f));
+  const col = (f: (e: StoreEntry) => string | number | null) => pgArray(entries.map(f));
   const rows = await queryRows(
     tx,
     sql`

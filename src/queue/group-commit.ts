@@ -1,5 +1,6 @@
 import type { Db } from "../db/db.ts";
 import { isStatementRejected } from "../db/sql-state.ts";
+import { coerceError } from "../util/errors.ts";
 import { bodyParts } from "./body.ts";
 import { insertMessages } from "./insert-messages.ts";
 import { submitMessage, validate, type SubmitInput, type SubmitResult } from "./submit.ts";
@@ -69,7 +70,7 @@ export class SubmitBatcher {
     try {
       validate(input);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(coerceError(err));
     }
     const parts = bodyParts(input.content);
     if (parts.length > 1) return submitMessage(this.o.db, input);

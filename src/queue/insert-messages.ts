@@ -26,7 +26,7 @@ export async function insertMessages(db: Executor, items: readonly MessageToInse
   const bodies = concatParts(items.map((x) => x.firstPart));
   const bodyAt: number[] = [];
   items.reduce((at, { firstPart }) => (bodyAt.push(at), at + firstPart.byteLength), 0);
-  const col = <T extends string | number | null>(f: (m: MessageToInsert) => T) => pgArray(items.map(f));
+  const col = (f: (m: MessageToInsert) => string | number | null) => pgArray(items.map(f));
   const heads = items.map(({ input }) => headersOf(input));
   const rcpt = items.flatMap(({ input }, i) => input.envelope.recipients.map((r) => ({ n: i + 1, r })));
   const result = await queryRows(

@@ -42,7 +42,7 @@ export class RelayConnection extends SMTPConnection {
   recipientDsn = new Map<string, RecipientDsn>();
 
   private get internals(): Internals {
-    return this as unknown as Internals;
+    return this;
   }
 
   /** EHLO keywords this server offered (upper case), known once connected. */

@@ -1,7 +1,7 @@
 import type net from "node:net";
 import type tls from "node:tls";
 import { SMTPConnection, type SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
-import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+import { SMTPServer, type SMTPServerConnectionInfo, type SMTPServerOptions } from "smtp-server";
 import { isDomainlessPostmaster } from "./address-check.ts";
 import { isValidUtf8, MALFORMED_UTF8_REPLY, parseAddressCommand } from "./address-parse.ts";
 import { ENHANCED_PREFIX } from "./reply.ts";
@@ -30,7 +30,7 @@ export class MailclusterSmtpServer extends SMTPServer {
     const connection = new MailclusterConnection(this, socket, socketOptions, this.greetingDelayMs);
     this.connections.add(connection);
     connection.on("error", (err: Error) => this._onError(err));
-    connection.on("connect", (data) => this._onClientConnect(data));
+    connection.on("connect", (data: SMTPServerConnectionInfo) => this._onClientConnect(data));
     connection.init();
   }
 }
