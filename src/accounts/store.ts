@@ -4,6 +4,7 @@ import { accounts, aliases, domains, mailboxFolders } from "../db/schema/index.t
 import { domainOf } from "../domain/address.ts";
 import { noteDirectoryWrite } from "./directory-writes.ts";
 import { hashPassword } from "./password.ts";
+import { canonicalAddress } from "../domain/address.ts";
 import { UserError } from "../domain/user-error.ts";
 
 /** Domains, accounts and aliases: the administration primitives the CLI and the admin API share. */
@@ -15,10 +16,8 @@ export class AccountError extends UserError {
   }
 }
 
-/** Addresses are stored lower-cased: the default policy compares local parts case-insensitively. */
-export function canonicalAddress(address: string): string {
-  return address.trim().toLowerCase();
-}
+// Addresses are stored lower-cased (src/domain/address.ts); re-exported for the account modules.
+export { canonicalAddress };
 
 const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 const LOCAL_RE = /^[a-z0-9!#$&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$&'*+/=?^_`{|}~-]+)*$/u;

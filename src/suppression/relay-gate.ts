@@ -3,6 +3,7 @@ import { type BounceClass, classifyReply, isBounceClass } from "../domain/bounce
 import type { ClaimedRecipient } from "../queue/claimed.ts";
 import type { RecipientOutcome } from "../queue/recorder.ts";
 import { activeSuppressions, type Suppression, suppressAfterBounce } from "./store.ts";
+import { canonicalAddress } from "../domain/address.ts";
 
 type GateContext = Pick<AppContext, "db" | "clock" | "logger" | "metrics" | "settings" | "config">;
 
@@ -38,7 +39,7 @@ export async function deliverUnlessSuppressed(
   const blocked: RecipientOutcome[] = [];
   const open: ClaimedRecipient[] = [];
   for (const r of recipients) {
-    const s = listed.get(r.address.trim().toLowerCase());
+    const s = listed.get(canonicalAddress(r.address));
     if (s) blocked.push({ recipientId: r.id, outcome: { kind: "failed", reply: suppressedReply(s) } });
     else open.push(r);
   }

@@ -3,6 +3,7 @@ import type { Executor } from "../db/db.ts";
 import { pgArray, queryRows, date, dateOrNull, str, strOrNull } from "../db/rows.ts";
 import { suppressions } from "../db/schema/index.ts";
 import { type BounceClass, isBounceClass } from "../domain/bounce-class.ts";
+import { canonicalAddress } from "../domain/address.ts";
 import { UserError } from "../domain/user-error.ts";
 
 export type SuppressionSource = "manual" | "bounce";
@@ -31,18 +32,10 @@ export class SuppressionError extends UserError {
 const MAX_ADDRESS = 320;
 const MAX_REASON = 500;
 
-/**
- * Addresses are compared lower-cased as a whole: local parts are case-sensitive in theory
- * (RFC 5321 2.4) but no real mailbox service treats them so, and a list that missed
- * "Bob@x" after suppressing "bob@x" would be useless.
- */
-export function normaliseSuppressedAddress(address: string): string {
-  return address.trim().toLowerCase();
-}
 
 /** The problem with an address for the list, or null when it is acceptable. */
 export function addressProblem(address: string): string | null {
-  const a = normaliseSuppressedAddress(address);
+  const a = canonicalAddress(address);
   if (a === "") return "address is empty";
   if (a.length > MAX_ADDRESS) return `address is longer than ${MAX_ADDRESS} characters`;
   if (/[\s<>,;"]/.test(a)) return "address contains a space, quote, comma, semicolon or angle bracket";
@@ -103,7 +96,7 @@ export async function listSuppressions(db: Executor, p: ListSuppressionsParams):
 }
 
 export async function getSuppression(db: Executor, address: string): Promise<Suppression | null> {
-  const [row] = await db.select().from(suppressions).where(eq(suppressions.address, normaliseSuppressedAddress(address)));
+  const [row] = await db.select().from(suppressions).where(eq(suppressions.address, canonicalAddress(address)));
   return row ? fromRow(row) : null;
 }
 
@@ -123,7 +116,7 @@ export async function addSuppressions(db: Executor, p: AddSuppressionsParams): P
   if (p.entries.length === 0) return 0;
   for (const e of p.entries) validate(e);
   // A later duplicate in the same list wins (one row per address in the statement).
-  const byAddress = new Map(p.entries.map((e) => [normaliseSuppressedAddress(e.address), e]));
+  const byAddress = new Map(p.entries.map((e) => [canonicalAddress(e.address), e]));
   const entries = [...byAddress.entries()];
   const rows = await queryRows(
     db,
@@ -150,7 +143,7 @@ export async function addSuppressions(db: Executor, p: AddSuppressionsParams): P
 export async function suppressAfterBounce(db: Executor, p: { entries: readonly SuppressionInput[]; bounceClass: BounceClass; member: string; now: Date }): Promise<number> {
   const valid = p.entries.filter((e) => addressProblem(e.address) === null);
   if (valid.length === 0) return 0;
-  const byAddress = new Map(valid.map((e) => [normaliseSuppressedAddress(e.address), e]));
+  const byAddress = new Map(valid.map((e) => [canonicalAddress(e.address), e]));
   const entries = [...byAddress.entries()];
   const rows = await queryRows(
     db,
@@ -173,7 +166,7 @@ export async function suppressAfterBounce(db: Executor, p: { entries: readonly S
 
 /** Remove one address; false when it was not on the list. */
 export async function removeSuppression(db: Executor, address: string): Promise<boolean> {
-  const rows = await db.delete(suppressions).where(eq(suppressions.address, normaliseSuppressedAddress(address))).returning({ a: suppressions.address });
+  const rows = await db.delete(suppressions).where(eq(suppressions.address, canonicalAddress(address))).returning({ a: suppressions.address });
   return rows.length > 0;
 }
 
@@ -184,7 +177,7 @@ export async function removeSuppression(db: Executor, address: string): Promise<
 export async function activeSuppressions(db: Executor, addresses: readonly string[], now: Date): Promise<Map<string, Suppression>> {
   const found = new Map<string, Suppression>();
   if (addresses.length === 0) return found;
-  const wanted = [...new Set(addresses.map(normaliseSuppressedAddress))];
+  const wanted = [...new Set(addresses.map(canonicalAddress))];
   const rows = await queryRows(
     db,
     sql`SELECT address, reason, source, bounce_class, created_at, expires_at, created_by FROM suppressions

@@ -9,7 +9,7 @@ import { sql } from "drizzle-orm";
 export const suppressions = pgTable(
   "suppressions",
   {
-    /** The recipient address, lower-cased (see normaliseSuppressedAddress). */
+    /** The recipient address, lower-cased (canonicalAddress, src/domain/address.ts). */
     address: text("address").primaryKey(),
     reason: text("reason").notNull(),
     /** manual | bounce */
