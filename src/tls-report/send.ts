@@ -4,6 +4,7 @@ import { chooseProcessor } from "../cluster/processor.ts";
 import { num, queryRows, str, ts } from "../db/rows.ts";
 import { postmasterAddress } from "../dsn/generate.ts";
 import { submitMessage } from "../queue/submit.ts";
+import { signGenerated } from "../dkim/sign.ts";
 import { classifyDnsError, type DnsResolver } from "../relay/dns.ts";
 import { coerceError } from "../util/errors.ts";
 import { composeReportMail } from "./compose.ts";
@@ -103,9 +104,11 @@ async function reportOne(ctx: AppContext, day: string, domain: string, rua: stri
     const from = postmasterAddress(ctx);
     const report = buildTlsReport({ organization: ctx.settings().tls_rpt_organization.trim() || submitter, contact: from, reportId, day, domain, rows: resultRows });
     const mail = composeReportMail({ report, domain, submitter, from, to: rua, date: now, unique });
+    // RFC 8460 §5.3: reports are DKIM-signed, here with the From domain's key when it has one.
+    const content = await signGenerated(ctx, mail.content, from.slice(from.lastIndexOf("@") + 1) || null, tx);
     const result = await submitMessage(tx, {
       envelope: { sender: from, recipients: rua.map((address) => ({ address })) },
-      content: mail.content,
+      content,
       submittedBy: ctx.config.memberName,
       processor: await chooseProcessor(ctx),
       kind: "generated",

@@ -4,6 +4,8 @@ import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { tlsPolicies, tlsRefresh, tlsReports } from "../../src/cli/commands/tls.ts";
 import { num, queryRows, str } from "../../src/db/rows.ts";
+import { generateDkimKey } from "../../src/dkim/store.ts";
+import { addDomain } from "../../src/accounts/store.ts";
 import { readMessageBody } from "../../src/queue/body.ts";
 import { TlsReportRecorder } from "../../src/tls-report/recorder.ts";
 import { ruaMailtos } from "../../src/tls-report/report.ts";
@@ -65,6 +67,9 @@ describe("TLS-RPT: daily aggregate reports", () => {
 
   it("a finished day's report (successes and failures) is gzipped JSON sent once to the rua address through the queue", async () => {
     const ctx = testContext(tdb.storage, clock, { config: { memberName: "m1", hostname: "mta.sender.test" } });
+    await tdb.storage.db.execute(sql`TRUNCATE dkim_keys, domains CASCADE`);
+    await addDomain(ctx.db, "mta.sender.test");
+    await generateDkimKey(ctx.db, { domain: "mta.sender.test", selector: "rpt", algorithm: "ed25519", now: clock.now() });
     await countDay(ctx);
     // The day is not over: nothing yet.
     expect(await runTlsReportPass(ctx, dns)).toEqual({ sent: 0, noRua: 0, postponed: 0 });
@@ -78,6 +83,8 @@ describe("TLS-RPT: daily aggregate reports", () => {
     expect(mail.subject).toMatch(/^Report Domain: dest\.test Submitter: mta\.sender\.test Report-ID: <.+>$/);
     expect(mail.headers.get("tls-report-domain")).toBe("dest.test");
     expect(Buffer.from(raw ?? new Uint8Array()).toString()).toMatch(/^Content-Type: multipart\/report; report-type="tlsrpt"; boundary=/m);
+    // Signed with the From domain's DKIM key (RFC 8460 §5.3).
+    expect(Buffer.from(raw ?? new Uint8Array()).toString()).toMatch(/^DKIM-Signature: [^]*d=mta\.sender\.test;[^]*s=rpt;/);
     expect(mail.attachments).toHaveLength(1);
     const att = mail.attachments[0];
     expect(att.contentType).toBe("application/tlsrpt+gzip");
