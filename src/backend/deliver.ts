@@ -2,11 +2,12 @@ import type { AppContext } from "../app-context.ts";
 import type { DirectoryAccount } from "../accounts/directory.ts";
 import type { Executor } from "../db/db.ts";
 import { coerceError } from "../util/errors.ts";
+import { prependHeaders } from "../util/headers.ts";
 import { type AccountRuleRunner, defaultAccountRuleRunner, planActions, type RulePlan, validFolderName } from "./account-rules.ts";
 import type { AccountOwnership, OpenResult } from "./account-owner.ts";
 import type { ChannelAnswer, ChannelEnvelope, ChannelRecipient } from "./channel-protocol.ts";
 import { alreadyRedirectedBy, submitForward, submitRedirect, submitVacation } from "./generated-mail.ts";
-import { header, type Headers, parseHeaders, prependHeaders } from "./headers.ts";
+import { header, type Headers, parseHeaders } from "./headers.ts";
 import { type StoreEntry, type StoreResult, storeBatch } from "./mailbox-store.ts";
 
 export interface DeliveryItem {
@@ -213,7 +214,7 @@ export class BackendDelivery {
         epoch: j.epoch,
         folder: validFolderName(plan.folder) ? plan.folder : "INBOX",
         flags: plan.flags,
-        content: prependHeaders(j.content, plan.headers.map(([name, value]) => `${name}: ${value}`)),
+        content: prependHeaders(j.content, plan.headers),
         sender: header(j.headers, "from") ?? (j.env.sender || null),
         subject: header(j.headers, "subject"),
         quotaBytes: (j.account as DirectoryAccount).quotaBytes,

@@ -1,10 +1,10 @@
+import { MAX_HEADER_BYTES } from "../util/headers.ts";
+
 /**
  * The header section of a raw message, unfolded, names lower-cased, values in order. Enough
  * for rules and for the mailbox listing (From, Subject); no MIME decoding of the body.
  */
 export type Headers = ReadonlyMap<string, readonly string[]>;
-
-const MAX_HEADER_BYTES = 256 * 1024;
 
 export function parseHeaders(raw: Uint8Array): Headers {
   const text = new TextDecoder("utf-8").decode(raw.subarray(0, MAX_HEADER_BYTES));
@@ -39,13 +39,4 @@ export function parseHeaders(raw: Uint8Array): Headers {
 
 export function header(h: Headers, name: string): string | null {
   return h.get(name.toLowerCase())?.[0] ?? null;
-}
-
-/** Prepend header lines to a raw message (trace and loop-protection headers go on top). */
-export function prependHeaders(raw: Uint8Array, lines: readonly string[]): Uint8Array {
-  const head = new TextEncoder().encode(lines.map((l) => l + "\r\n").join(""));
-  const out = new Uint8Array(head.byteLength + raw.byteLength);
-  out.set(head, 0);
-  out.set(raw, head.byteLength);
-  return out;
 }

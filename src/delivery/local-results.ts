@@ -1,6 +1,6 @@
 import type { AppContext } from "../app-context.ts";
 import type { ChannelAnswer } from "../backend/channel-protocol.ts";
-import { parseHeaders, prependHeaders } from "../backend/headers.ts";
+import { parseHeaders } from "../backend/headers.ts";
 import { chooseProcessor } from "../cluster/processor.ts";
 import { signGenerated } from "../dkim/sign.ts";
 import { domainOf } from "../domain/address.ts";
@@ -8,6 +8,7 @@ import type { DeliveryOutcome } from "../domain/types.ts";
 import { submitMessage } from "../queue/submit.ts";
 import { coerceError } from "../util/errors.ts";
 import { deferred, type Expansion, failed } from "./local-expand.ts";
+import { prependHeaders } from "../util/headers.ts";
 
 /** Marks mail an alias sent on to remote targets; the same alias does not expand it twice (loop). */
 export const ALIAS_HEADER = "X-Mailcluster-Alias-Expanded";
@@ -53,7 +54,7 @@ export async function combine(ctx: AppContext, e: Expansion, answers: readonly C
       await submitMessage(ctx.db, {
         envelope: { sender: e.recipient.sender, recipients: e.remote.map((address) => ({ address })) },
         // Sent on by the alias's domain: signed with its key when it has one.
-        content: await signGenerated(ctx, prependHeaders(content, [`${ALIAS_HEADER}: ${alias}`]), domainOf(alias)),
+        content: await signGenerated(ctx, prependHeaders(content, [[ALIAS_HEADER, alias]]), domainOf(alias)),
         submittedBy: ctx.config.memberName,
         processor: await chooseProcessor(ctx),
         kind: "generated",

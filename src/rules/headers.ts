@@ -1,7 +1,6 @@
 import libmime from "libmime";
-
-/** Rules look at headers only; a header block beyond this is not read (the body never is). */
-const MAX_HEADER_BYTES = 256 * 1024;
+// Rules look at headers only; a header block beyond MAX_HEADER_BYTES is not read (the body never is).
+import { MAX_HEADER_BYTES } from "../util/headers.ts";
 
 /** Index of the first byte of the body: just after the blank line, or the end when there is none. */
 export function headerEnd(content: Uint8Array): { end: number; bodyStart: number } {

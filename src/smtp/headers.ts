@@ -1,7 +1,7 @@
 import type { HeaderField } from "./rules-hook.ts";
 
-/** Rules look at headers only; more than this is not a header block worth reading. */
-const MAX_HEADER_BYTES = 256 * 1024;
+// Rules look at headers only; more than MAX_HEADER_BYTES is not a header block worth reading.
+import { MAX_HEADER_BYTES } from "../util/headers.ts";
 
 /** The header block (up to the first empty line), unfolded. Tolerates bare LF. */
 export function parseHeaders(content: Uint8Array): HeaderField[] {
