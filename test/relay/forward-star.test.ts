@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registerMember } from "../../src/cluster/members.ts";
 import { memberCredentials } from "../../src/cluster/member-credentials.ts";
 import { createRelayTransport } from "../../src/delivery/remote.ts";
@@ -7,11 +7,9 @@ import { num, queryRows } from "../../src/db/rows.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { Relay } from "../../src/relay/relay.ts";
 import { setRoute } from "../../src/relay/routes-store.ts";
-import { ManualClock } from "../../src/util/clock.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../helpers/smtp-sink.ts";
 import { testContext } from "./context.ts";
 import { fakeDns } from "./fake-dns.ts";
+import { sinkWorld } from "./sink-world.ts";
 import { queuePass } from "./queue-pass.ts";
 
 // Forwarding server "*": a member without the frontend role sends ALL remote mail through a live
@@ -20,34 +18,12 @@ import { queuePass } from "./queue-pass.ts";
 const T0 = Date.UTC(2026, 5, 1, 12);
 const SECRET = "forward-star-test-secret-0123456789";
 
-let tdb: TestDatabase;
-const clock = new ManualClock(T0);
-const sinks: SmtpSink[] = [];
-const relays: Relay[] = [];
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-});
-afterAll(async () => {
-  await tdb.drop();
-});
-beforeEach(async () => {
-  clock.set(T0);
-  await tdb.storage.db.execute(sql`TRUNCATE messages, recipients, attempts, routes, members RESTART IDENTITY CASCADE`);
-});
-afterEach(async () => {
-  for (const r of relays.splice(0)) await r.close();
-  for (const s of sinks.splice(0)) await s.close();
-});
-
-async function sink(o: SmtpSinkOptions = {}): Promise<SmtpSink> {
-  const s = await startSmtpSink(o);
-  sinks.push(s);
-  return s;
-}
+const world = sinkWorld(T0);
+const { clock } = world;
+const sink = world.sink;
 
 function relayAs(name: string, isFrontend: boolean, withSecret = true) {
-  const ctx = testContext(tdb.storage, clock, { settings: { forwarding_server: "*", relay_idle_ms: 0 }, config: { memberName: name, roles: isFrontend ? ["frontend", "backend"] : ["backend"] } });
+  const ctx = testContext(world.storage, clock, { settings: { forwarding_server: "*", relay_idle_ms: 0 }, config: { memberName: name, roles: isFrontend ? ["frontend", "backend"] : ["backend"] } });
   const relay = new Relay({
     db: ctx.db,
     resolver: fakeDns({}),
@@ -61,16 +37,16 @@ function relayAs(name: string, isFrontend: boolean, withSecret = true) {
     mxPort: 1,
     clusterSecret: withSecret ? async () => SECRET : undefined,
   });
-  relays.push(relay);
+  world.track(relay);
   return { ctx, transport: createRelayTransport(relay) };
 }
 
 async function frontendMember(name: string, port: number): Promise<void> {
-  await registerMember(tdb.storage.db, { name, roles: ["frontend"], smtpEndpoint: `127.0.0.1:${port}`, httpUrl: null, submitMode: "locally", hostname: null, pid: null, version: null }, clock.now());
+  await registerMember(world.storage.db, { name, roles: ["frontend"], smtpEndpoint: `127.0.0.1:${port}`, httpUrl: null, submitMode: "locally", hostname: null, pid: null, version: null }, clock.now());
 }
 
 async function submit(submittedBy: string, recipients: string[]): Promise<void> {
-  await submitMessage(tdb.storage.db, {
+  await submitMessage(world.storage.db, {
     envelope: { sender: "alice@origin.test", recipients: recipients.map((address) => ({ address })) },
     content: Buffer.from("From: alice@origin.test\r\nSubject: fwd\r\n\r\nhi\r\n"),
     submittedBy,
@@ -80,7 +56,7 @@ async function submit(submittedBy: string, recipients: string[]): Promise<void> 
 }
 
 async function delivered(): Promise<number> {
-  const [row] = await queryRows(tdb.storage.db, sql`SELECT count(*) AS n FROM recipients WHERE state = 'delivered'`);
+  const [row] = await queryRows(world.storage.db, sql`SELECT count(*) AS n FROM recipients WHERE state = 'delivered'`);
   return num(row.n);
 }
 
@@ -89,7 +65,7 @@ describe("forwarding server '*'", () => {
     const route = await sink();
     const expected = memberCredentials(SECRET, "be-1", "fe-1", clock.now());
     const frontend = await sink({ starttls: true, auth: expected });
-    await setRoute(tdb.storage.db, { domain: "routed.test", hosts: `127.0.0.1:${route.port}` });
+    await setRoute(world.storage.db, { domain: "routed.test", hosts: `127.0.0.1:${route.port}` });
     await frontendMember("fe-1", frontend.port);
     const { ctx, transport } = relayAs("be-1", false);
     await submit("be-1", ["a@routed.test", "b@elsewhere.test"]);
@@ -105,7 +81,7 @@ describe("forwarding server '*'", () => {
   it("a frontend with '*' keeps route-first: the route's host gets the mail", async () => {
     const route = await sink();
     const other = await sink({ starttls: true });
-    await setRoute(tdb.storage.db, { domain: "routed.test", hosts: `127.0.0.1:${route.port}` });
+    await setRoute(world.storage.db, { domain: "routed.test", hosts: `127.0.0.1:${route.port}` });
     await frontendMember("fe-2", other.port);
     const { ctx, transport } = relayAs("fe-1", true);
     await submit("fe-1", ["a@routed.test"]);

@@ -1,0 +1,60 @@
+import { sql } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
+import type { Storage } from "../../src/db/storage.ts";
+import type { Relay } from "../../src/relay/relay.ts";
+import { ManualClock } from "../../src/util/clock.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
+import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../helpers/smtp-sink.ts";
+
+export interface SinkWorld {
+  clock: ManualClock;
+  /** The test file's database (available from beforeAll on). */
+  readonly storage: Storage;
+  /** A scripted SMTP sink, closed after each test. */
+  sink(o?: SmtpSinkOptions): Promise<SmtpSink>;
+  /** Closes this relay after the test. */
+  track(relay: Relay): Relay;
+}
+
+/**
+ * What the relay tests against SMTP sinks share: one database per file, emptied of the queue,
+ * routes and members before each test (the clock back at t0), and every sink and relay a test
+ * started closed after it. Call at the top of a file or describe block: it registers the hooks.
+ */
+export function sinkWorld(t0: number): SinkWorld {
+  const clock = new ManualClock(t0);
+  let tdb: TestDatabase | null = null;
+  const sinks: SmtpSink[] = [];
+  const relays: Relay[] = [];
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await tdb?.drop();
+  });
+  beforeEach(async () => {
+    clock.set(t0);
+    await world.storage.db.execute(sql`TRUNCATE messages, recipients, attempts, routes, members RESTART IDENTITY CASCADE`);
+  });
+  afterEach(async () => {
+    for (const r of relays.splice(0)) await r.close();
+    for (const s of sinks.splice(0)) await s.close();
+  });
+  const world: SinkWorld = {
+    clock,
+    get storage(): Storage {
+      if (!tdb) throw new Error("sinkWorld: the database exists from beforeAll on");
+      return tdb.storage;
+    },
+    async sink(o = {}) {
+      const s = await startSmtpSink(o);
+      sinks.push(s);
+      return s;
+    },
+    track(relay) {
+      relays.push(relay);
+      return relay;
+    },
+  };
+  return world;
+}
