@@ -49,9 +49,6 @@ export interface RouteInput {
 /** Bad input (400) or no such route (404). */
 export class RouteError extends UserError {
   override name = "RouteError";
-  constructor(message: string, status: 400 | 404) {
-    super(message, status);
-  }
 }
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
