@@ -2,10 +2,12 @@ import { z } from "zod";
 import { ruleSetSchema } from "../../rules/model.ts";
 import { DESTINATION_OPERATIONS } from "./routes/destinations-schemas.ts";
 import { tlsDomainParam, tlsReportsQuery } from "./routes/tls.ts";
+import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "./routes/suppressions-schemas.ts";
 import { logSearchQuery } from "./log-query.ts";
 import { overviewQuery } from "./routes/overview.ts";
-import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "./routes/suppressions-schemas.ts";
 import {
+  allActionParam,
+  confirmAllQuery,
   domainActionParam,
   errorBody,
   idParam,
@@ -72,6 +74,9 @@ export const OPERATIONS: readonly Operation[] = [
   { method: "post", path: "/queue/:id/:action", summary: "Retry, hold, release or bounce a message's pending recipients", tag: "queue", params: queueActionParam },
   { method: "delete", path: "/queue/:id", summary: "Delete a message from the queue (no bounce)", tag: "queue", params: idParam },
   { method: "post", path: "/queue/domain/:domain/:action", summary: queueActionDomain, tag: "queue", params: domainActionParam },
+  { method: "post", path: "/queue/flush", summary: "Make every queued recipient due now (postqueue -f); held ones stay held", tag: "queue" },
+  { method: "post", path: "/queue/all/:action", summary: "Retry, hold, release, bounce or delete every pending recipient (bounce and delete need ?confirm=all)", tag: "queue", params: allActionParam, query: confirmAllQuery },
+  { method: "get", path: "/queue/:id/raw", summary: "Raw content of a queue message (RFC 5322), while its body is kept", tag: "queue", params: idParam, okType: "message/rfc822" },
   { method: "get", path: "/log", summary: "Delivery log: attempts, newest first, by recipient, sender, subject, Message-ID, queue id, outcome, reply, time", tag: "queue", query: logSearchQuery },
   { method: "get", path: "/overview", summary: "Overview figures: queue depth history, outcomes per minute, top deferrals, time in queue, per member", tag: "queue", query: overviewQuery },
   { method: "get", path: "/members", summary: "Members of the cluster, alive or dead", tag: "members" },
