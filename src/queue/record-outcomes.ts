@@ -75,8 +75,8 @@ export async function recordOutcomes(db: Executor, p: RecordOutcomesParams): Pro
 
   // One statement: recipients, message counters and attempt rows change together or not at
   // all, in a single round trip (no BEGIN/COMMIT), which is what makes the queue fast.
-  const started = new Map(p.results.map((r) => [r.recipient.id, r]));
-  const pick = <T>(f: (r: AttemptResult) => T) => planned.map((x) => f(started.get(x.id)!));
+  // planned[i] is p.results[i]'s plan, so both arrays line up index for index.
+  const pick = <T>(f: (r: AttemptResult) => T) => p.results.map(f);
   const statement = sql`
       WITH v AS (
         SELECT * FROM unnest(

@@ -123,7 +123,7 @@ export class Shaper {
     this.stopRenewing();
     const slots = [...this.held];
     this.held.clear();
-    await releaseSlots(this.o.db, { member: this.o.member, slots: slots.map((h) => ({ site: h.site, slot: h.slot, unused: h.credit, perMinute: h.perMinute })) }).catch((err) =>
+    await releaseSlots(this.o.db, { member: this.o.member, slots: slots.map((h) => ({ site: h.site, slot: h.slot, unused: h.credit, perMinute: h.perMinute })) }).catch((err: unknown) =>
       this.o.logger.warn({ err: coerceError(err).message }, "shaping: releasing slots on close failed; their leases expire"),
     );
   }
@@ -235,7 +235,7 @@ export class Shaper {
         if (this.held.size === 0) this.stopRenewing();
         // Not awaited: a closing connection never waits on the database.
         const p = releaseSlots(this.o.db, { member: this.o.member, slots: [{ site: h.site, slot: h.slot, unused: h.credit, perMinute: h.perMinute }] })
-          .catch((err) => this.o.logger.warn({ err: coerceError(err).message, site: h.site }, "shaping: releasing a slot failed; its lease expires"))
+          .catch((err: unknown) => this.o.logger.warn({ err: coerceError(err).message, site: h.site }, "shaping: releasing a slot failed; its lease expires"))
           .finally(() => this.releasing.delete(p));
         this.releasing.add(p);
       },
@@ -249,7 +249,7 @@ export class Shaper {
     this.renewTimer = setInterval(() => {
       const now = this.o.clock.now();
       const slots = [...this.held].map((h) => ({ site: h.site, slot: h.slot }));
-      renewSlots(this.o.db, { member: this.o.member, slots, leaseUntil: new Date(now.getTime() + this.o.settings().relay_shaping_lease_seconds * 1000) }).catch((err) =>
+      renewSlots(this.o.db, { member: this.o.member, slots, leaseUntil: new Date(now.getTime() + this.o.settings().relay_shaping_lease_seconds * 1000) }).catch((err: unknown) =>
         this.o.logger.warn({ err: coerceError(err).message }, "shaping: renewing slot leases failed"),
       );
     }, every);

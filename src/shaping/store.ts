@@ -250,7 +250,7 @@ export async function heldSlots(db: Executor, now: Date): Promise<SlotHolding[]>
     db,
     sql`SELECT site, count(*)::int AS held, array_agg(DISTINCT holder) AS holders FROM shaping_slots WHERE lease_until > ${ts(now)} AND holder IS NOT NULL GROUP BY site ORDER BY site`,
   );
-  return rows.map((r) => ({ site: String(r.site), held: num(r.held), holders: Array.isArray(r.holders) ? r.holders.map(String) : parseTextArray(String(r.holders ?? "{}")) }));
+  return rows.map((r) => ({ site: String(r.site), held: num(r.held), holders: Array.isArray(r.holders) ? r.holders.map(String) : parseTextArray(typeof r.holders === "string" ? r.holders : "{}") }));
 }
 
 export interface SuspensionRow {
@@ -269,7 +269,7 @@ export async function activeSuspensions(db: Executor, now: Date): Promise<Suspen
     until: dateOrNull(r.until) ?? now,
     maxConnections: numOrNull(r.max_connections),
     reason: String(r.reason),
-    domains: Array.isArray(r.domains) ? r.domains.map(String) : parseTextArray(String(r.domains ?? "{}")),
+    domains: Array.isArray(r.domains) ? r.domains.map(String) : parseTextArray(typeof r.domains === "string" ? r.domains : "{}"),
     createdAt: dateOrNull(r.created_at) ?? now,
   }));
 }

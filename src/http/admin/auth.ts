@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "./errors.ts";
 import { clientAddress, type LoginThrottle } from "./login-throttle.ts";
 
@@ -17,7 +17,7 @@ export function bearerToken(header: string | undefined): string | null {
 }
 
 /** 429 with Retry-After when the address is locked out for wrong tokens; nothing when it may try. */
-export function refuseIfLocked(c: Parameters<MiddlewareHandler>[0], throttle: LoginThrottle): void {
+export function refuseIfLocked(c: Context, throttle: LoginThrottle): void {
   const wait = throttle.lockedFor(clientAddress(c));
   if (wait <= 0) return;
   c.header("Retry-After", String(wait));

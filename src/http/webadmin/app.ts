@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono, type Next } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
 import { html } from "hono/html";
@@ -63,7 +63,7 @@ export function createWebAdmin(d: AdminDeps): Hono {
     return c.redirect(WEBADMIN_PREFIX, 303);
   });
 
-  app.use("*", async (c, next) => {
+  app.use("*", async (c: Context, next: Next) => {
     const cookie = getCookie(c, SESSION_COOKIE);
     const bearer = bearerToken(c.req.header("authorization"));
     if (bearer !== null) refuseIfLocked(c, throttle);
