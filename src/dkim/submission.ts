@@ -6,6 +6,7 @@ import type { RelayPolicy } from "../smtp/relay-policy.ts";
 import type { HeaderField } from "../smtp/rules-hook.ts";
 import { coerceError } from "../util/errors.ts";
 import { inboundAuthResults } from "./auth-results.ts";
+import { type AuthResultsCache, createAuthResultsCache } from "./auth-results-cache.ts";
 import { dkimKeyring } from "./keyring.ts";
 import { type AuthDnsResolver, cachingResolver, systemAuthResolver } from "./resolver.ts";
 import { fromDomain, signParts } from "./sign.ts";
@@ -43,6 +44,7 @@ export interface MessageAuthOptions {
  */
 export function createMessageAuth(ctx: AppContext, o: MessageAuthOptions): MessageAuth {
   const resolver = o.resolver ? () => o.resolver as AuthDnsResolver : systemResolver(ctx);
+  const results = createAuthResultsCache();
   return async (m) => {
     if (m.user && isMemberUser(m.user)) return m.parts;
     const grant = await o.relay.grant({ address: m.clientAddress, authenticatedUser: m.user });
@@ -50,7 +52,7 @@ export function createMessageAuth(ctx: AppContext, o: MessageAuthOptions): Messa
     if (grant === "authenticated" || grant === "trusted-network") return sign(ctx, m, grant === "authenticated" ? domainOf(m.user ?? "") : null);
     const s = ctx.settings();
     if (!s.inbound_auth_results) return m.parts;
-    return verify(ctx, m, resolver(), s.inbound_auth_timeout_ms);
+    return verify(ctx, m, resolver(), s.inbound_auth_timeout_ms, results);
   };
 }
 
@@ -83,11 +85,17 @@ function ourIds(ctx: AppContext, own: string): Set<string> {
   return ids;
 }
 
-async function verify(ctx: AppContext, m: SubmittedMessage, resolver: AuthDnsResolver, timeoutMs: number): Promise<Buffer[]> {
+async function verify(ctx: AppContext, m: SubmittedMessage, resolver: AuthDnsResolver, timeoutMs: number, cache: AuthResultsCache): Promise<Buffer[]> {
   const id = authservId(ctx);
   let parts = m.parts;
   try {
-    const r = await inboundAuthResults({ parts, ip: m.clientAddress, helo: m.helo, sender: m.sender, authservId: id, resolver, timeoutMs });
+    const key = cache.keyOf(m);
+    const now = ctx.clock.now().getTime();
+    let r = key === null ? null : cache.get(`${id}\0${key}`, now);
+    if (!r) {
+      r = await inboundAuthResults({ parts, ip: m.clientAddress, helo: m.helo, sender: m.sender, authservId: id, resolver, timeoutMs });
+      if (key !== null) cache.set(`${id}\0${key}`, r, now);
+    }
     for (const [method, result] of [["dkim", r.dkim], ["spf", r.spf], ["dmarc", r.dmarc]] as const) {
       ctx.metrics.inc("mailcluster_inbound_auth_total", "Inbound messages by authentication method and result", { method, result });
     }

@@ -128,6 +128,22 @@ describe("inbound: Authentication-Results from the injected DNS", () => {
     expect(ar).toMatch(/dmarc=pass/);
   });
 
+  it("a burst of unsigned mail from one sender is evaluated once; another From is evaluated anew", async () => {
+    txt["burst.example.com"] = ["v=spf1 ip4:127.0.0.1 -all"];
+    const first = await send({ from: "a@burst.example.com", to: "alice@local.example.com", raw: raw("a@burst.example.com") });
+    const asked = dns.questions.length;
+    const second = await send({ from: "a@burst.example.com", to: "alice@local.example.com", raw: raw("a@burst.example.com") });
+    expect(dns.questions.length).toBe(asked);
+    const arOf = (b: string) => b.slice(0, b.indexOf("\r\nReceived:"));
+    expect(arOf(second)).toBe(arOf(first));
+    expect(arOf(second)).toMatch(/spf=pass [^;]*smtp\.mailfrom=a@burst\.example\.com/);
+    // A different From is a different DMARC question: evaluated, not served from the cache.
+    const other = await send({ from: "a@burst.example.com", to: "alice@local.example.com", raw: raw("b@sender.example.com") });
+    expect(dns.questions.length).toBeGreaterThan(asked);
+    expect(arOf(other)).not.toBe(arOf(first));
+    expect(arOf(other)).toMatch(/sender\.example\.com/);
+  });
+
   it("inbound_auth_results off: nothing added, DNS not asked", async () => {
     h.settings.inbound_auth_results = false;
     const before = dns.questions.length;
