@@ -1,3 +1,4 @@
+import { createPrivateKey } from "node:crypto";
 import type { AppContext } from "../app-context.ts";
 import type { Executor } from "../db/db.ts";
 import { coerceError } from "../util/errors.ts";
@@ -50,7 +51,7 @@ export class DkimKeyring {
     for (const k of rows) {
       const list = map.get(k.domain) ?? [];
       // Rows come newest first per domain: keep the first of each algorithm.
-      if (!list.some((x) => x.algorithm === k.algorithm)) list.push(k);
+      if (!list.some((x) => x.algorithm === k.algorithm)) list.push(parse(k));
       map.set(k.domain, list);
     }
     this.byDomain = map;
@@ -77,6 +78,15 @@ export class DkimKeyring {
         this.loading = null;
       });
     return this.loading;
+  }
+}
+
+/** A key whose PEM does not parse still goes to the signer, which reports it per message (logged, unsigned). */
+function parse(k: DkimSigningKey): DkimSigningKey {
+  try {
+    return { ...k, parsed: createPrivateKey(k.privateKey) };
+  } catch {
+    return k;
   }
 }
 

@@ -54,19 +54,29 @@ export async function signParts(parts: readonly Uint8Array[], keys: readonly Dki
   const present = existingSignatures(o.headerFields);
   const todo = keys.filter((k) => !present.has(`${k.domain} ${k.selector}`));
   if (todo.length === 0) return null;
-  const data = todo.map((k) => ({ signingDomain: k.domain, selector: k.selector, privateKey: k.privateKey, algorithm: k.algorithm, canonicalization: "relaxed/relaxed" }));
+  try {
+    // The parsed KeyObject where the keyring made one (mailauth takes it through patches/mailauth+4.13.3.patch).
+    return await signWith(parts, todo, o.now, true);
+  } catch (err) {
+    // Without the patch (or a runtime whose KeyObject it does not recognise) the PEM still works.
+    if (!todo.some((k) => k.parsed)) throw err;
+    return signWith(parts, todo, o.now, false);
+  }
+}
+
+async function signWith(parts: readonly Uint8Array[], keys: readonly DkimSigningKey[], now: Date, parsed: boolean): Promise<DkimSignature> {
+  const data = keys.map((k) => ({ signingDomain: k.domain, selector: k.selector, privateKey: (parsed ? k.parsed : undefined) ?? k.privateKey, algorithm: k.algorithm, canonicalization: "relaxed/relaxed" }));
   // mailauth signs what signatureData lists (its top-level key fields alone sign nothing).
   const result = await dkimSign(Readable.from(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))), {
-    signingDomain: todo[0].domain,
-    selector: todo[0].selector,
-    privateKey: todo[0].privateKey,
-    canonicalization: "relaxed/relaxed",
-    signTime: o.now,
+    ...data[0],
+    signTime: now,
     signatureData: data,
   });
+  // mailauth reports per signature: { selector, signingDomain, err }.
+  const failed: unknown = result.errors[0];
+  if (failed !== undefined) throw coerceError(failed && typeof failed === "object" && "err" in failed ? failed.err : failed);
   if (result.signatures.trim() === "") throw new Error("mailauth produced no DKIM-Signature");
-  if (result.errors.length > 0) throw coerceError(result.errors[0]);
-  return { domain: todo[0].domain, selector: todo.map((k) => k.selector).join(","), header: result.signatures };
+  return { domain: keys[0].domain, selector: keys.map((k) => k.selector).join(","), header: result.signatures };
 }
 
 /**
