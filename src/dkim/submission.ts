@@ -1,7 +1,7 @@
 import type { AppContext } from "../app-context.ts";
 import { isMemberUser } from "../cluster/member-credentials.ts";
 import { domainOf } from "../domain/address.ts";
-import { parseDnsServers } from "../relay/dns.ts";
+import { parseDnsServers } from "../util/dns-servers.ts";
 import type { RelayPolicy } from "../smtp/relay-policy.ts";
 import type { HeaderField } from "../smtp/rules-hook.ts";
 import { coerceError } from "../util/errors.ts";

@@ -53,10 +53,5 @@ export function createSystemResolver(o: SystemResolverOptions): DnsResolver {
   };
 }
 
-/** The dns_servers setting: a comma- or space-separated list. */
-export function parseDnsServers(value: string): string[] {
-  return value
-    .split(/[\s,]+/)
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
-}
+// Shared with the inbound authentication resolver, which must not depend on the relay.
+export { parseDnsServers } from "../util/dns-servers.ts";

@@ -19,7 +19,7 @@ import { ruleRoutes } from "../rules/routes.ts";
 import { routesApi } from "../routes-api.ts";
 import { destinationRoutes } from "./routes/destinations.ts";
 import { tlsRoutes } from "./routes/tls.ts";
-import { dkimRoutes } from "../../dkim/api.ts";
+import { dkimRoutes } from "./routes/dkim.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 export const MAX_BODY_BYTES = 64 * 1024;

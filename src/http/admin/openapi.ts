@@ -20,7 +20,7 @@ import {
   routeBody,
   settingBody,
 } from "./schemas.ts";
-import { dkimKeyActiveBody, newDkimKeyBody } from "../../dkim/api.ts";
+import { dkimKeyActiveBody, newDkimKeyBody } from "./routes/dkim.ts";
 
 /**
  * The OpenAPI 3.1 document of /api/v1, built from the same zod schemas the routes validate

@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import type { AdminDeps } from "../http/admin/deps.ts";
-import { requireJson, valid } from "../http/admin/validate.ts";
-import type { DkimKeyGenerator } from "./keys.ts";
-import { keyView } from "./view.ts";
-import { generateDkimKey, getDkimKey, listDkimKeys, removeDkimKey, setDkimKeyActive } from "./store.ts";
+import type { AdminDeps } from "../deps.ts";
+import { requireJson, valid } from "../validate.ts";
+import type { DkimKeyGenerator } from "../../../dkim/keys.ts";
+import { keyView } from "../../../dkim/view.ts";
+import { generateDkimKey, getDkimKey, listDkimKeys, removeDkimKey, setDkimKeyActive } from "../../../dkim/store.ts";
 
 export const newDkimKeyBody = z.strictObject({
   domain: z.string().min(1).max(253),
