@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { Executor } from "../db/db.ts";
 import { settings } from "../db/schema/index.ts";
+import { BOUNCE_CLASSES, isBounceClass } from "../domain/bounce-class.ts";
 
 /**
  * Cluster-wide settings with their defaults. Stored in the settings table (JSON values) so
@@ -157,6 +158,11 @@ export async function setSetting(db: Executor, key: string, value: unknown): Pro
     throw new SettingError(`setting "${key}" takes a ${expected}`);
   }
   if (typeof value === "number" && value < 0) throw new SettingError(`setting "${key}" must not be negative`);
+  if (key === "suppression_auto_classes" && typeof value === "string") {
+    // A misspelt class would silently never suppress.
+    const unknown = value.split(",").map((c) => c.trim()).filter((c) => c !== "" && !isBounceClass(c));
+    if (unknown.length > 0) throw new SettingError(`setting "${key}": unknown bounce class ${unknown.join(", ")}; known: ${BOUNCE_CLASSES.join(", ")}`);
+  }
   await db
     .insert(settings)
     .values({ key, value })

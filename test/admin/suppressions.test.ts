@@ -131,6 +131,14 @@ describe("suppression list over the admin API", () => {
     expect((await call(app, "GET", "/suppressions?limit=1")).body).toMatchObject({ total: 3000 });
   });
 
+  it("the automatic classes setting refuses an unknown class", async () => {
+    const r = await call(app, "PUT", "/settings/suppression_auto_classes", { value: "bad_mailbox, spam" });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ error: expect.stringContaining("unknown bounce class spam") });
+    expect((await call(app, "PUT", "/settings/suppression_auto_classes", { value: "bad_mailbox,mailbox_full" })).status).toBe(200);
+    expect((await call(app, "GET", "/settings/suppression_auto_classes")).body).toMatchObject({ value: "bad_mailbox,mailbox_full" });
+  });
+
   it("needs the token like every route", async () => {
     expect((await call(app, "GET", "/suppressions", undefined, null)).status).toBe(401);
     const res = await app.request("/api/v1/suppressions/import", { method: "POST", headers: { "content-type": "text/csv" }, body: "address\nx@y.test" });
