@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readAdminAddress } from "../http/admin/address-file.ts";
+import { isProcessAlive } from "../util/process-alive.ts";
 
 /**
  * The admin API of the member running on this data dir's PGlite, with the token to use:
@@ -9,7 +10,7 @@ import { readAdminAddress } from "../http/admin/address-file.ts";
  */
 export function runningAdminApi(dataDir: string, configuredToken: string | null): { url: string; token: string } | null {
   const address = readAdminAddress(dataDir);
-  if (!address || !isAlive(address.pid)) return null;
+  if (!address || !isProcessAlive(address.pid)) return null;
   let token = configuredToken?.trim() ?? "";
   if (token === "") {
     const file = join(dataDir, "admin-token");
@@ -20,13 +21,4 @@ export function runningAdminApi(dataDir: string, configuredToken: string | null)
     }
   }
   return { url: address.url, token };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err instanceof Error && "code" in err && err.code === "EPERM";
-  }
 }

@@ -1,5 +1,6 @@
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { isProcessAlive } from "../../../src/util/process-alive.ts";
 
 /**
  * PGlite is one process's database: a second process opening the same directory would corrupt
@@ -31,7 +32,7 @@ export function lockDataDir(dataDir: string): () => void {
     } catch (err) {
       if (!(err instanceof Error) || !("code" in err) || err.code !== "EEXIST") throw err;
       const pid = Number(readFileSync(path, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
         throw new EmbeddedDatabaseBusy(
           `the embedded PGlite database in ${dataDir} is in use by process ${pid} (a running "mailcluster start"?) and PGlite serves one process. ` +
             `Use that member's admin API or WebAdmin (its HTTP port, default 8025; token in ${join(dirname(dataDir), "admin-token")}), stop it first, ` +
@@ -42,13 +43,4 @@ export function lockDataDir(dataDir: string): () => void {
     }
   }
   throw new EmbeddedDatabaseBusy(`could not lock ${dataDir}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err instanceof Error && "code" in err && err.code === "EPERM";
-  }
 }
