@@ -79,6 +79,16 @@ export async function startMailcluster(layout: Layout, url: string, profileDir?:
   };
 }
 
+/**
+ * BENCH_SPLIT_SUBMIT=remote: the split's frontend submits `remotely` and its backend processes
+ * `locally-for-others` (the backend's workers deliver; no delivery-channel hop). Default: both
+ * `locally`, the frontend's workers hand local recipients to the backend over the channel.
+ */
+function submitFlags(role: StartRole): string[] {
+  if (process.env.BENCH_SPLIT_SUBMIT !== "remote" || role === "all") return [];
+  return ["--submit", role === "frontend" ? "remotely" : "locally-for-others"];
+}
+
 async function startMember(role: StartRole, url: string, profileDir?: string): Promise<Member> {
   const [smtpPort, httpPort] = await freePorts(2);
   const name = `bench-${role}`;
@@ -88,7 +98,7 @@ async function startMember(role: StartRole, url: string, profileDir?: string): P
     mkdirSync(dir, { recursive: true });
     nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
   }
-  const args = [...nodeArgs, BIN, "start", "--name", name, "--role", role, "--smtp-port", String(smtpPort), "--http-port", String(httpPort)];
+  const args = [...nodeArgs, BIN, "start", "--name", name, "--role", role, "--smtp-port", String(smtpPort), "--http-port", String(httpPort), ...submitFlags(role)];
   const child = spawn("node", args, { cwd: ROOT, env: { ...process.env, DATABASE_URL: url } });
   let out = "";
   let leaseLost = 0;
