@@ -1,12 +1,10 @@
 import { sql } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
-import { chooseProcessor } from "../cluster/processor.ts";
 import type { Executor } from "../db/db.ts";
 import { dateOrNull, date, num, numOrNull, pgArray, queryRows, str, strOrNull, ts, type Row } from "../db/rows.ts";
 import type { SmtpReply } from "../domain/types.ts";
 import { readMessageBody } from "../queue/body.ts";
-import { submitMessage } from "../queue/submit.ts";
-import { signGenerated } from "../dkim/sign.ts";
+import { submitMemberMail } from "../member-mail/submit.ts";
 import { coerceError } from "../util/errors.ts";
 import { composeDsn, type DsnRecipientReport } from "./compose.ts";
 
@@ -185,8 +183,6 @@ async function submitDsn(
   recipients: DsnRecipientReport[],
   ret: "FULL" | "HDRS",
 ): Promise<void> {
-  // Chosen only when a DSN is really sent: a remotely member's fallback is logged and counted.
-  const processor = await chooseProcessor(ctx);
   const original = (await readMessageBody(tx, m.id)) ?? new Uint8Array();
   const now = ctx.clock.now();
   const composed = composeDsn({
@@ -202,16 +198,8 @@ async function submitDsn(
     unique: `${m.id}.${Math.floor(ctx.random.next() * 2 ** 32).toString(36)}`,
   });
   // From: MAILER-DAEMON@<host name>: signed by the host's domain (or its parent's) when it has a key.
-  const content = await signGenerated(ctx, composed, ctx.config.hostname, tx);
   // Same transaction as the caller's marker: the DSN exists exactly when the marker is set.
-  const result = await submitMessage(tx, {
-    envelope: { sender: "", recipients: [{ address: to }] },
-    content,
-    submittedBy: ctx.config.memberName,
-    processor,
-    kind: "dsn",
-    now,
-  });
+  const result = await submitMemberMail(ctx, { envelope: { sender: "", recipients: [{ address: to }] }, content: composed, signAs: ctx.config.hostname, kind: "dsn", now }, tx);
   ctx.logger.info({ messageId: m.id, dsnMessageId: result.messageId, kind, to, recipients: recipients.map((r) => r.address) }, "DSN submitted");
 }
 

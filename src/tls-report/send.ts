@@ -1,10 +1,8 @@
 import { sql } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
-import { chooseProcessor } from "../cluster/processor.ts";
 import { num, queryRows, str, ts } from "../db/rows.ts";
 import { postmasterAddress } from "../dsn/generate.ts";
-import { submitMessage } from "../queue/submit.ts";
-import { signGenerated } from "../dkim/sign.ts";
+import { submitMemberMail } from "../member-mail/submit.ts";
 import { classifyDnsError, type DnsResolver } from "../relay/dns.ts";
 import { coerceError } from "../util/errors.ts";
 import { composeReportMail } from "./compose.ts";
@@ -105,15 +103,8 @@ async function reportOne(ctx: AppContext, day: string, domain: string, rua: stri
     const report = buildTlsReport({ organization: ctx.settings().tls_rpt_organization.trim() || submitter, contact: from, reportId, day, domain, rows: resultRows });
     const mail = composeReportMail({ report, domain, submitter, from, to: rua, date: now, unique });
     // RFC 8460 §5.3: reports are DKIM-signed, here with the From domain's key when it has one.
-    const content = await signGenerated(ctx, mail.content, from.slice(from.lastIndexOf("@") + 1) || null, tx);
-    const result = await submitMessage(tx, {
-      envelope: { sender: from, recipients: rua.map((address) => ({ address })) },
-      content,
-      submittedBy: ctx.config.memberName,
-      processor: await chooseProcessor(ctx),
-      kind: "generated",
-      now,
-    });
+    const signAs = from.slice(from.lastIndexOf("@") + 1) || null;
+    const result = await submitMemberMail(ctx, { envelope: { sender: from, recipients: rua.map((address) => ({ address })) }, content: mail.content, signAs, kind: "generated", now }, tx);
     await tx.execute(sql`UPDATE tls_rpt_reports SET message_id = ${result.messageId} WHERE day = ${day}::date AND policy_domain = ${domain}`);
     ctx.logger.info({ day, domain, rua, messageId: result.messageId, reportId }, "TLS report submitted");
     return "sent";
