@@ -1,12 +1,16 @@
 // Lint for the code that ships (src/, adapters/): typescript-eslint's strictTypeChecked,
-// type-aware. `npm run lint` runs it with dependency-cruiser's import rules
-// (.dependency-cruiser.cjs). Every exception below says why; remove one when its reason goes.
+// type-aware; for tests and benchmarks (test/, bench/): typescript-eslint's recommended set
+// (dead code, unused bindings, banned constructs), without type information, so a suite full of
+// deliberate bad input and JSON-typed answers stays readable. `npm run lint` runs both with
+// dependency-cruiser's import rules (.dependency-cruiser.cjs). Every exception below says why;
+// remove one when its reason goes.
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "data/", "drizzle/", "patches/", "bin/", "test/", "bench/", "**/*.d.ts", "*.config.ts", "*.config.js"] },
-  ...tseslint.configs.strictTypeChecked,
+  { ignores: ["node_modules/", "data/", "drizzle/", "patches/", "bin/", "**/*.d.ts", "*.config.ts", "*.config.js", "**/*.mjs"] },
   {
+    files: ["src/**/*.ts", "adapters/**/*.ts"],
+    extends: [...tseslint.configs.strictTypeChecked],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
@@ -27,6 +31,13 @@ export default tseslint.config(
       // under a refined type; no finding of it in this code base was a real problem.
       "@typescript-eslint/no-unsafe-class-instance-assignment": "off",
       // `_name` marks a binding kept on purpose (a rest sibling dropped, a callback's slot).
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrorsIgnorePattern: "^_", ignoreRestSiblings: true }],
+    },
+  },
+  {
+    files: ["test/**/*.ts", "bench/**/*.ts"],
+    extends: [...tseslint.configs.recommended],
+    rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrorsIgnorePattern: "^_", ignoreRestSiblings: true }],
     },
   },

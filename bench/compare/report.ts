@@ -6,7 +6,6 @@ const SPLIT = "mailcluster frontend + backend";
 const MAILDIR = "Postfix → Maildir";
 const DISCARD = "Postfix → discard";
 
-const round1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "—" : Math.round(x * 10) / 10);
 const round2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "—" : Math.round(x * 100) / 100);
 
 function median(xs: number[]): number {
