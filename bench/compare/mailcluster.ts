@@ -7,7 +7,25 @@ import { until } from "../../test/helpers/until.ts";
 import { atInterrupt } from "./interrupt.ts";
 import { treeSeconds } from "./proc-cpu.ts";
 
-export type Layout = "all" | "split";
+/**
+ * all: one `--role all` process. split: `--role frontend` + `--role backend`, both submitting
+ * `locally` (the default: the frontend's workers hand local recipients to the backend over the
+ * delivery channel). remote: the same two processes, the frontend submitting `remotely` and the
+ * backend processing `locally-for-others` (the backend's workers claim the frontend's messages
+ * and store them; no channel hop).
+ */
+export type Layout = "all" | "split" | "remote";
+
+export const LAYOUT_NAMES: Record<Layout, string> = {
+  all: "mailcluster --role all",
+  split: "mailcluster frontend + backend",
+  remote: "mailcluster frontend (remotely) + backend (locally-for-others)",
+};
+
+/** Where a member's profiles go: one folder per layout and role. */
+export function profileFolder(layout: Layout, role: StartRole): string {
+  return layout === "all" ? role : `${layout}-${role}`;
+}
 type StartRole = "all" | "frontend" | "backend";
 
 export interface Member {
@@ -59,7 +77,7 @@ export async function startMailcluster(layout: Layout, url: string, profileDir?:
   const roles: StartRole[] = layout === "all" ? ["all"] : ["backend", "frontend"];
   const members: Member[] = [];
   try {
-    for (const role of roles) members.push(await startMember(role, url, profileDir));
+    for (const role of roles) members.push(await startMember(layout, role, url, profileDir));
   } catch (err) {
     await Promise.all(members.map((m) => stop(m, 5_000)));
     throw err;
@@ -79,26 +97,21 @@ export async function startMailcluster(layout: Layout, url: string, profileDir?:
   };
 }
 
-/**
- * BENCH_SPLIT_SUBMIT=remote: the split's frontend submits `remotely` and its backend processes
- * `locally-for-others` (the backend's workers deliver; no delivery-channel hop). Default: both
- * `locally`, the frontend's workers hand local recipients to the backend over the channel.
- */
-function submitFlags(role: StartRole): string[] {
-  if (process.env.BENCH_SPLIT_SUBMIT !== "remote" || role === "all") return [];
+function submitFlags(layout: Layout, role: StartRole): string[] {
+  if (layout !== "remote") return [];
   return ["--submit", role === "frontend" ? "remotely" : "locally-for-others"];
 }
 
-async function startMember(role: StartRole, url: string, profileDir?: string): Promise<Member> {
+async function startMember(layout: Layout, role: StartRole, url: string, profileDir?: string): Promise<Member> {
   const [smtpPort, httpPort] = await freePorts(2);
   const name = `bench-${role}`;
   const nodeArgs: string[] = [];
   if (profileDir) {
-    const dir = join(profileDir, role);
+    const dir = join(profileDir, profileFolder(layout, role));
     mkdirSync(dir, { recursive: true });
     nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
   }
-  const args = [...nodeArgs, BIN, "start", "--name", name, "--role", role, "--smtp-port", String(smtpPort), "--http-port", String(httpPort), ...submitFlags(role)];
+  const args = [...nodeArgs, BIN, "start", "--name", name, "--role", role, "--smtp-port", String(smtpPort), "--http-port", String(httpPort), ...submitFlags(layout, role)];
   const child = spawn("node", args, { cwd: ROOT, env: { ...process.env, DATABASE_URL: url } });
   let out = "";
   let leaseLost = 0;

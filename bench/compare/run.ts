@@ -8,7 +8,9 @@
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:compare [-- --split] [-- --cpu-prof]
  *
  * BENCH_MESSAGES (4000), BENCH_SESSIONS (20), BENCH_BYTES (2048), BENCH_ROUNDS (3),
- * BENCH_LAYOUT (all | split | both; `--split` = both: adds `--role frontend` + `--role backend`),
+ * BENCH_LAYOUT (all | split | remote | both | a comma list; `--split` = both = all,split; split is
+ * `--role frontend` + `--role backend` submitting locally, remote the same with the frontend
+ * submitting remotely and the backend locally-for-others),
  * BENCH_STATEMENTS (1: one more `--role all` run with log_statement=all counts statements; 0 = skip),
  * BENCH_PROFILE=1 or `--cpu-prof` (members run under `node --cpu-prof`; top 15 self-time functions),
  * BENCH_POSTFIX=0 (mailcluster only: its CPU ms/msg while tuning, no ratios),
@@ -20,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { topSelfTime, type Window } from "./cpuprofile.ts";
-import { databaseUrl, type Layout, setUpTemplate } from "./mailcluster.ts";
+import { databaseUrl, LAYOUT_NAMES, type Layout, profileFolder, setUpTemplate } from "./mailcluster.ts";
 import { parentOf } from "./proc-cpu.ts";
 import { atInterrupt } from "./interrupt.ts";
 import { printProfile, printResults } from "./report.ts";
@@ -30,9 +32,10 @@ import { freePorts } from "../../test/cluster/processes.ts";
 
 const argv = process.argv.slice(2);
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+// --split = all and split; BENCH_LAYOUT: one layout, "both" (all, split) or a comma list (all,split,remote).
 const layoutChoice = argv.includes("--split") ? "both" : (process.env.BENCH_LAYOUT ?? "all");
-if (!["all", "split", "both"].includes(layoutChoice)) throw new Error(`BENCH_LAYOUT must be all, split or both (got "${layoutChoice}")`);
-const LAYOUTS: Layout[] = layoutChoice === "both" ? ["all", "split"] : [layoutChoice as Layout];
+const LAYOUTS = (layoutChoice === "both" ? "all,split" : layoutChoice).split(",") as Layout[];
+for (const l of LAYOUTS) if (!(l in LAYOUT_NAMES)) throw new Error(`BENCH_LAYOUT must be all, split, remote, both or a comma list of them (got "${layoutChoice}")`);
 const ROUNDS = env("BENCH_ROUNDS", 3);
 const PROFILE = process.env.BENCH_PROFILE === "1" || argv.includes("--cpu-prof");
 const COUNT_STATEMENTS = process.env.BENCH_STATEMENTS !== "0";
@@ -76,7 +79,7 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     record(await runMailcluster(server, { layout: LAYOUTS[0], round, load, countStatements: false, profileDir, windows }));
     if (POSTFIX) record(await runPostfix("maildir", round, load, DOMAIN, postfixPort));
-    if (LAYOUTS[1]) record(await runMailcluster(server, { layout: LAYOUTS[1], round, load, countStatements: false, profileDir, windows }));
+    for (const layout of LAYOUTS.slice(1)) record(await runMailcluster(server, { layout, round, load, countStatements: false, profileDir, windows }));
     if (POSTFIX) record(await runPostfix("discard", round, load, DOMAIN, postfixPort));
   }
   let counted: RunResult | undefined;
@@ -85,7 +88,11 @@ try {
     console.log(JSON.stringify(counted));
   }
   printResults(results, counted);
-  if (profileDir) for (const layout of LAYOUTS) for (const role of layout === "all" ? ["all"] : ["frontend", "backend"]) printProfile(role, topSelfTime(join(profileDir, role), windows));
+  if (profileDir) {
+    for (const layout of LAYOUTS) {
+      for (const role of layout === "all" ? (["all"] as const) : (["frontend", "backend"] as const)) printProfile(`${role} (${layout})`, topSelfTime(join(profileDir, profileFolder(layout, role)), windows));
+    }
+  }
 } finally {
   await restorePrefix();
   await dropTemplate();

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { databaseUrl, type Layout, startMailcluster } from "./mailcluster.ts";
+import { databaseUrl, LAYOUT_NAMES, type Layout, startMailcluster } from "./mailcluster.ts";
 import { type PostfixMode, startPostfix } from "./postfix.ts";
 import { monotonicMicros, type Window } from "./cpuprofile.ts";
 import { atInterrupt } from "./interrupt.ts";
@@ -116,7 +116,7 @@ export async function runMailcluster(server: Server, o: MailclusterRun): Promise
       const xact = (await xactCommits(server.admin, name)) - xact0 - polls;
       const m = o.load.messages;
       const result: RunResult = {
-        system: o.layout === "all" ? "mailcluster --role all" : "mailcluster frontend + backend",
+        system: LAYOUT_NAMES[o.layout],
         round: o.round,
         acceptedPerSec: m / acceptedSeconds,
         endToEndPerSec: m / ((storedAt - t0) / 1000),
