@@ -1,4 +1,4 @@
-import type { HeaderField } from "../smtp/rules-hook.ts";
+import type { HeaderField } from "../domain/submission-rules.ts";
 import type { InboundAuthResult } from "./auth-results.ts";
 
 /** Fields whose presence makes the result depend on the message's own bytes (signatures over it). */

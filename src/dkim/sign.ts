@@ -4,7 +4,7 @@ import addressparser from "nodemailer/lib/addressparser";
 import type { AppContext } from "../app-context.ts";
 import type { Executor } from "../db/db.ts";
 import { parseHeaders } from "../smtp/headers.ts";
-import type { HeaderField } from "../smtp/rules-hook.ts";
+import type { HeaderField } from "../domain/submission-rules.ts";
 import { coerceError } from "../util/errors.ts";
 import { dkimKeyring } from "./keyring.ts";
 import type { DkimSigningKey } from "./store.ts";

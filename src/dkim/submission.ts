@@ -3,7 +3,7 @@ import { isMemberUser } from "../cluster/member-credentials.ts";
 import { domainOf } from "../domain/address.ts";
 import { parseDnsServers } from "../util/dns-servers.ts";
 import type { RelayPolicy } from "../smtp/relay-policy.ts";
-import type { HeaderField } from "../smtp/rules-hook.ts";
+import type { HeaderField } from "../domain/submission-rules.ts";
 import { coerceError } from "../util/errors.ts";
 import { inboundAuthResults } from "./auth-results.ts";
 import { type AuthResultsCache, createAuthResultsCache } from "./auth-results-cache.ts";

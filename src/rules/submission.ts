@@ -2,7 +2,7 @@ import { inArray } from "drizzle-orm";
 import type { Executor } from "../db/db.ts";
 import { clusterRules } from "../db/schema/rules.ts";
 import type { Clock, EnvelopeRecipient, SmtpReply } from "../domain/types.ts";
-import type { SubmissionInput, SubmissionRules, SubmissionVerdict } from "../smtp/rules-hook.ts";
+import type { SubmissionInput, SubmissionRules, SubmissionVerdict } from "../domain/submission-rules.ts";
 import { systemClock } from "../util/clock.ts";
 import { evaluate } from "./evaluate.ts";
 import type { MessageFacts } from "./facts.ts";

@@ -3,7 +3,7 @@ import type { MessageAuth } from "../dkim/submission.ts";
 import type { SubmitInput, SubmitResult } from "../queue/submit.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
 import type { RelayPolicy } from "./relay-policy.ts";
-import type { SubmissionRules } from "./rules-hook.ts";
+import type { SubmissionRules } from "../domain/submission-rules.ts";
 
 /** What the SMTP hooks share; built once per frontend by startSmtpFrontend. */
 export interface FrontendDeps {

@@ -16,7 +16,7 @@ import { timeTransactions } from "../metrics/smtp-metrics.ts";
 import { primaryPostmaster } from "./address-check.ts";
 import { RelayPolicy } from "./relay-policy.ts";
 import { smtpError } from "./reply.ts";
-import { acceptAllRules, type SubmissionRules } from "./rules-hook.ts";
+import { acceptAllRules, type SubmissionRules } from "../domain/submission-rules.ts";
 import { loadTlsCredentials, type TlsCredentials } from "./tls.ts";
 
 /** smtp: port 25-style, AUTH optional. submission: 587-style, AUTH required. smtps: 465-style implicit TLS, AUTH required. */

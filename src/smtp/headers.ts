@@ -1,4 +1,4 @@
-import type { HeaderField } from "./rules-hook.ts";
+import type { HeaderField } from "../domain/submission-rules.ts";
 
 // Rules look at headers only; more than MAX_HEADER_BYTES is not a header block worth reading.
 import { MAX_HEADER_BYTES } from "../util/headers.ts";

@@ -8,7 +8,7 @@ import type { RuleSet } from "../../src/rules/model.ts";
 import { getSubmissionRules, parseSubmissionScope, setSubmissionRules } from "../../src/rules/store.ts";
 import { databaseSubmissionRules, decideSubmission } from "../../src/rules/submission.ts";
 import { RuleSetError, validateRuleSet } from "../../src/rules/validate.ts";
-import type { SubmissionInput } from "../../src/smtp/rules-hook.ts";
+import type { SubmissionInput } from "../../src/domain/submission-rules.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { clearQueue, startHarness, type Harness } from "../smtp/harness.ts";

@@ -3,7 +3,7 @@ import nodemailer from "nodemailer";
 import { sql } from "drizzle-orm";
 import { addAccount, addAlias, addDomain } from "../../src/accounts/store.ts";
 import { queryRows, num, str } from "../../src/db/rows.ts";
-import type { SubmissionInput, SubmissionRules, SubmissionVerdict } from "../../src/smtp/rules-hook.ts";
+import type { SubmissionInput, SubmissionRules, SubmissionVerdict } from "../../src/domain/submission-rules.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { clearQueue, messageBody, opened, queueCounts, queueIdOf, queuedRecipients, startHarness, type Harness } from "./harness.ts";
 

@@ -1,4 +1,6 @@
-import type { ClientInfo, Envelope, EnvelopeRecipient, SmtpReply } from "../domain/types.ts";
+// The seam between the SMTP frontend (src/smtp/) and the rules engine (src/rules/): a leaf, so
+// neither points at the other.
+import type { ClientInfo, Envelope, EnvelopeRecipient, SmtpReply } from "./types.ts";
 
 export interface HeaderField {
   /** As written, e.g. "Subject". */
