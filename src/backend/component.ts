@@ -4,7 +4,7 @@ import { coerceError } from "../util/errors.ts";
 import { AccountOwnership } from "./account-owner.ts";
 import type { AccountRuleRunner } from "./account-rules.ts";
 import { mountDeliveryChannel } from "./channel-server.ts";
-import { clusterSecret } from "./cluster-secret.ts";
+import { clusterSecret } from "../cluster/cluster-secret.ts";
 import { BackendDelivery } from "./deliver.ts";
 import { registerInProcessBackend, unregisterInProcessBackend } from "./registry.ts";
 import { engineRuleRunner } from "../rules/backend-runner.ts";

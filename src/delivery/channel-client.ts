@@ -2,7 +2,7 @@ import type { AppContext } from "../app-context.ts";
 import { sha256Hex, signRequest } from "../backend/channel-auth.ts";
 import { BATCH_PATH, encodeBatchHeader, MAX_HEADER_BYTES, MAX_ITEMS } from "../backend/channel-batch-protocol.ts";
 import { type ChannelAnswer, type ChannelEnvelope, DELIVER_PATH, encodeRequest, MAX_RECIPIENTS, validateAnswers } from "../backend/channel-protocol.ts";
-import { clusterSecret } from "../backend/cluster-secret.ts";
+import { clusterSecret } from "../cluster/cluster-secret.ts";
 import { Sha256 } from "../backend/sha256-stream.ts";
 import { coerceError } from "../util/errors.ts";
 

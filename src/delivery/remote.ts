@@ -1,5 +1,5 @@
 import type { AppContext } from "../app-context.ts";
-import { clusterSecret } from "../backend/cluster-secret.ts";
+import { clusterSecret } from "../cluster/cluster-secret.ts";
 import { readMessageBody } from "../queue/body.ts";
 import { createSystemResolver, type DnsResolver, parseDnsServers } from "../relay/dns.ts";
 import { Relay } from "../relay/relay.ts";

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from "smtp-server";
 import { canonicalAddress } from "../accounts/store.ts";
-import { clusterSecret } from "../backend/cluster-secret.ts";
+import { clusterSecret } from "../cluster/cluster-secret.ts";
 import { isMemberUser, verifyMemberCredentials } from "../cluster/member-credentials.ts";
 import { hashPassword, verifyPassword } from "../accounts/password.ts";
 import { accounts } from "../db/schema/index.ts";

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addAccount, addDomain } from "../../src/accounts/store.ts";
 import { sha256Hex, signRequest } from "../../src/backend/channel-auth.ts";
 import { BATCH_PATH, encodeBatchHeader } from "../../src/backend/channel-batch-protocol.ts";
-import { ensureClusterSecret } from "../../src/backend/cluster-secret.ts";
+import { ensureClusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { num, queryRows } from "../../src/db/rows.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { crash, type MemberProcess, spawnMember } from "./processes.ts";

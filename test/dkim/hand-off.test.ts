@@ -2,7 +2,7 @@ import { dkimVerify } from "mailauth";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addDomain } from "../../src/accounts/store.ts";
-import { clusterSecret } from "../../src/backend/cluster-secret.ts";
+import { clusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { registerMember } from "../../src/cluster/members.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
 import { createRelayTransport } from "../../src/delivery/remote.ts";

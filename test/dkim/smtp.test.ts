@@ -3,7 +3,7 @@ import nodemailer from "nodemailer";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { addAccount, addDomain } from "../../src/accounts/store.ts";
-import { clusterSecret } from "../../src/backend/cluster-secret.ts";
+import { clusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { memberCredentials } from "../../src/cluster/member-credentials.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
 import { dkimKeyring } from "../../src/dkim/keyring.ts";

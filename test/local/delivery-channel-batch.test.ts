@@ -6,7 +6,7 @@ import { detectRuntime } from "../../adapters/runtime/index.ts";
 import { NONCE_HEADER, SIGNATURE_HEADER, sha256Hex, signRequest, TARGET_HEADER, TIMESTAMP_HEADER } from "../../src/backend/channel-auth.ts";
 import { BATCH_PATH, encodeBatchHeader } from "../../src/backend/channel-batch-protocol.ts";
 import { DELIVER_PATH, type ChannelEnvelope } from "../../src/backend/channel-protocol.ts";
-import { clusterSecret } from "../../src/backend/cluster-secret.ts";
+import { clusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { callDeliveryChannelBatch, ChannelCallError } from "../../src/delivery/channel-client.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sha256Hex, signRequest } from "../../src/backend/channel-auth.ts";
 import { DELIVER_PATH, encodeRequest, type ChannelEnvelope } from "../../src/backend/channel-protocol.ts";
-import { clusterSecret, ensureClusterSecret } from "../../src/backend/cluster-secret.ts";
+import { clusterSecret, ensureClusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { storeMessage } from "../../src/backend/mailbox-store.ts";
 import { acquireAccountLease } from "../../src/cluster/account-leases.ts";
 import { callDeliveryChannel, ChannelCallError } from "../../src/delivery/channel-client.ts";

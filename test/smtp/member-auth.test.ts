@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import nodemailer from "nodemailer";
 import { sql } from "drizzle-orm";
-import { clusterSecret } from "../../src/backend/cluster-secret.ts";
+import { clusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { memberCredentials, verifyMemberCredentials } from "../../src/cluster/member-credentials.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
