@@ -2,7 +2,7 @@ import type { AppContext } from "../app-context.ts";
 import { isMemberUser } from "../cluster/member-credentials.ts";
 import { domainOf } from "../domain/address.ts";
 import { parseDnsServers } from "../util/dns-servers.ts";
-import type { RelayPolicy } from "../smtp/relay-policy.ts";
+import type { RelayGrants } from "../domain/relay-grant.ts";
 import type { HeaderField } from "../domain/submission-rules.ts";
 import { coerceError } from "../util/errors.ts";
 import { inboundAuthResults } from "./auth-results.ts";
@@ -28,7 +28,7 @@ export interface SubmittedMessage {
 export type MessageAuth = (m: SubmittedMessage) => Promise<Buffer[]>;
 
 export interface MessageAuthOptions {
-  relay: RelayPolicy;
+  relay: RelayGrants;
   /** DNS for SPF, DKIM keys and DMARC (tests inject a table); by default the dns_servers setting's, cached briefly. */
   resolver?: AuthDnsResolver;
 }

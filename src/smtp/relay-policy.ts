@@ -1,15 +1,8 @@
 import { isIP } from "node:net";
 import type { MemberRow } from "../cluster/members.ts";
 import { isMemberUser } from "../cluster/member-credentials.ts";
+import type { RelayClient, RelayGrant, RelayGrants } from "../domain/relay-grant.ts";
 import { parseNetworks, unmapIpv4, type NetworkList } from "./cidr.ts";
-
-export type RelayGrant = "authenticated" | "trusted-network" | "cluster-member";
-
-export interface RelayClient {
-  address: string;
-  /** The AUTH identity: an account address, or `member:<name>` for another member (auth.ts). */
-  authenticatedUser: string | null;
-}
 
 export interface RelayPolicyOptions {
   trustedNetworks: () => string;
@@ -26,7 +19,7 @@ export interface RelayPolicyOptions {
  * trusted networks (the trusted_networks setting), and, only when relay_trust_member_addresses
  * is on, any connection from a live member's IP address. Everybody else gets 554 5.7.1: no open relay.
  */
-export class RelayPolicy {
+export class RelayPolicy implements RelayGrants {
   private networks: { source: string; list: NetworkList } | null = null;
   private members: { rows: readonly MemberRow[]; ips: Set<string> } | null = null;
 
