@@ -1,6 +1,7 @@
 import type { AppContext } from "../app-context.ts";
 import { setProcessFigures } from "../metrics/process-metrics.ts";
-import { exportsClusterFigures, readQueueDepth, setQueueGauges } from "../metrics/queue-gauges.ts";
+import { exportsClusterFigures, setQueueGauges } from "../metrics/queue-gauges.ts";
+import { readQueueDepth } from "../queue/queue-depth.ts";
 import { coerceError } from "../util/errors.ts";
 
 /**

@@ -1,7 +1,5 @@
-import { sql } from "drizzle-orm";
 import type { AppContext } from "../app-context.ts";
-import type { Executor } from "../db/db.ts";
-import { num, queryRows, str, ts } from "../db/rows.ts";
+import type { QueueDepth } from "../queue/queue-depth.ts";
 import type { Metrics } from "./registry.ts";
 
 /** Beyond this many domains the rest is summed under domain="(other)": label sets stay bounded. */
@@ -27,27 +25,6 @@ export function exportsClusterFigures(ctx: Pick<AppContext, "cluster" | "config"
     .map((m) => m.name)
     .sort();
   return live.length > 0 && live[0] === ctx.config.memberName;
-}
-
-export interface QueueDepth {
-  /** queued (never tried), deferred (tried, waiting for its next attempt), held. */
-  state: "queued" | "deferred" | "held";
-  domain: string;
-  recipients: number;
-  oldestAgeSeconds: number;
-}
-
-/** One scan of the waiting recipients, grouped by state and domain. */
-export async function readQueueDepth(db: Executor, now: Date): Promise<QueueDepth[]> {
-  const rows = await queryRows(
-    db,
-    sql`SELECT CASE WHEN state = 'held' THEN 'held' WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END AS state,
-               domain, count(*)::int AS n,
-               greatest(0, extract(epoch FROM ${ts(now)} - min(queued_at)))::float8 AS oldest
-        FROM recipients WHERE state IN ('queued', 'held')
-        GROUP BY 1, 2`,
-  );
-  return rows.map((r) => ({ state: str(r.state) as QueueDepth["state"], domain: str(r.domain), recipients: num(r.n), oldestAgeSeconds: num(r.oldest) }));
 }
 
 /** Sets (exporter) or removes (every other member) the cluster-wide queue gauges. */

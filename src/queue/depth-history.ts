@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Executor } from "../db/db.ts";
 import { date, num, queryRows, ts } from "../db/rows.ts";
 import type { Clock } from "../domain/types.ts";
-import { readQueueDepth } from "../metrics/queue-gauges.ts";
+import { readQueueDepth } from "./queue-depth.ts";
 
 /** One point a minute: the overview's charts count per minute, so both share their x axis. */
 export const QUEUE_DEPTH_SAMPLE_SECONDS = 60;
