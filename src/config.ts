@@ -1,4 +1,5 @@
 import { hostname, networkInterfaces } from "node:os";
+import type { EmbeddedKind } from "./db/storage.ts";
 import type { Role, SubmitMode } from "./domain/types.ts";
 
 /** Per-process configuration: environment variables, each overridable by a flag of `start`. */
@@ -46,8 +47,6 @@ export interface ConfigFlags {
   host?: string;
   advertise?: string;
 }
-
-export type EmbeddedKind = "postgres" | "pglite";
 
 export function parseEmbedded(value: string | undefined): EmbeddedKind | null {
   if (value === undefined || value.trim() === "") return null;

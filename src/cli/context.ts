@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import { loadConfig, type Config, type ConfigFlags } from "../config.ts";
-import { embeddedKind, openStorage } from "../db/open.ts";
 import type { Storage } from "../db/storage.ts";
 import { AdminClient } from "./admin-client.ts";
+import { embeddedKind, openStorage } from "./adapters.ts";
 import { runningAdminApi } from "./admin-address.ts";
 import { ensureSchema } from "./schema-check.ts";
 
@@ -15,22 +15,13 @@ export async function withDatabase<T>(flags: ConfigFlags, fn: (storage: Storage,
   const config = loadConfig(process.env, flags);
   let made: Promise<Logger> | undefined;
   const logger = () => (made ??= cliLogger(config.logLevel));
-  const storage = await openCommandStorage(config, logger);
+  const storage = await openStorage(config, logger);
   try {
     await ensureSchema(storage.db);
     return await fn(storage, config, logger);
   } finally {
     await storage.close();
   }
-}
-
-/** openStorage for a command; a server URL needs no logger, so none is made for it. */
-async function openCommandStorage(config: Config, logger: () => Promise<Logger>): Promise<Storage> {
-  if (config.databaseUrl) {
-    const { openPostgresJs } = await import("../../adapters/storage/postgres-js/index.ts");
-    return openPostgresJs(config.databaseUrl, { applicationName: "mailcluster cli", max: 2 });
-  }
-  return openStorage(config, await logger());
 }
 
 /** Where a command does its work: the database itself, or a running member's admin API. */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.ts";
-import { embeddedKind } from "../../src/db/open.ts";
+import { embeddedKind } from "../../adapters/storage/index.ts";
 
 describe("choosing the embedded database", () => {
   const dir = mkdtempSync(join(tmpdir(), "mc-embedded-choice-"));

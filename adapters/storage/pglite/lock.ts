@@ -1,20 +1,17 @@
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { EmbeddedDatabaseBusy } from "../../../src/db/storage.ts";
 import { isProcessAlive } from "../../../src/util/process-alive.ts";
+
+// Directories this process holds: our own pid in a lock file is stale (a container restarted
+// with the same pid) unless this very process took it.
+const held = new Set<string>();
 
 /**
  * PGlite is one process's database: a second process opening the same directory would corrupt
  * it. A pid file in the data dir makes the second opener fail with a clear message instead.
  * A lock left by a process that no longer exists is taken over.
  */
-export class EmbeddedDatabaseBusy extends Error {
-  override name = "EmbeddedDatabaseBusy";
-}
-
-// Directories this process holds: our own pid in a lock file is stale (a container restarted
-// with the same pid) unless this very process took it.
-const held = new Set<string>();
-
 export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, "mailcluster.pid");

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { EmbeddedDatabaseBusy } from "../../../adapters/storage/pglite/lock.ts";
 import { resolveAdminToken } from "../../http/admin/token.ts";
 import { loadConfig } from "../../config.ts";
+import { EmbeddedDatabaseBusy } from "../../db/storage.ts";
 import { withDatabase } from "../context.ts";
 
 /**

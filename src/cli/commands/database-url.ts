@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
-import { embeddedKind } from "../../db/open.ts";
+import { embeddedKind, runningEmbeddedDatabaseUrl } from "../adapters.ts";
 
 /**
  * Prints the DATABASE_URL of this setup: the one in the environment, or the one that reaches
@@ -19,10 +19,9 @@ export function registerDatabaseUrl(program: Command): void {
       if ((await embeddedKind(config)) === "pglite") {
         throw new Error("the embedded database here is PGlite, which only the member's own process can open: no URL reaches it");
       }
-      const { runningDatabaseUrl, serverPaths } = await import("../../../adapters/storage/embedded-postgres/index.ts");
-      const url = runningDatabaseUrl(config.dataDir);
+      const { url, pgdata } = await runningEmbeddedDatabaseUrl(config.dataDir);
       if (!url) {
-        throw new Error(`no embedded PostgreSQL runs on ${serverPaths(config.dataDir).pgdata}: it runs while "mailcluster start" does (CLI commands start it briefly by themselves)`);
+        throw new Error(`no embedded PostgreSQL runs on ${pgdata}: it runs while "mailcluster start" does (CLI commands start it briefly by themselves)`);
       }
       console.log(url);
     });

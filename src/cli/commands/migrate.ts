@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { migrate } from "../../db/migrate.ts";
-import { openStorage } from "../../db/open.ts";
+import { openStorage } from "../adapters.ts";
 import { cliLogger } from "../context.ts";
 
 export function registerMigrate(program: Command): void {
@@ -11,7 +11,7 @@ export function registerMigrate(program: Command): void {
     .action(async () => {
       const config = loadConfig(process.env);
       const logger = await cliLogger(config.logLevel);
-      const storage = await openStorage(config, logger);
+      const storage = await openStorage(config, () => logger);
       try {
         const result = await migrate(storage.db);
         console.log(`migrations: ${result.applied.length} applied, ${result.total} in total (${storage.name})`);

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { loadConfig, type ConfigFlags } from "../../config.ts";
-import { openStorage } from "../../db/open.ts";
 import type { Member } from "../../member.ts";
 import { coerceError } from "../../util/errors.ts";
 
@@ -20,14 +19,14 @@ export function registerStart(program: Command, version: string): void {
     .action(async (flags: ConfigFlags) => {
       const config = loadConfig(process.env, flags);
       // The member's modules (SMTP, HTTP, delivery, logging) load only for `start`: other commands start faster.
-      const [{ Member }, { componentsFor }, { detectRuntime }, { createLogger }] = await Promise.all([
+      const [{ Member }, { componentsFor }, { detectRuntime, openStorage }, { createLogger }] = await Promise.all([
         import("../../member.ts"),
         import("../../roles.ts"),
-        import("../../../adapters/runtime/index.ts"),
+        import("../adapters.ts"),
         import("../../util/logger.ts"),
       ]);
       const logger = createLogger(config.logLevel, { member: config.memberName });
-      const storage = await openStorage(config, logger, "member");
+      const storage = await openStorage(config, () => logger, "member");
       const runtime = await detectRuntime();
       let member: Member;
       try {
