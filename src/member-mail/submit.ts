@@ -3,7 +3,8 @@ import { chooseProcessor } from "../cluster/processor.ts";
 import type { Executor } from "../db/db.ts";
 import { signGenerated } from "../dkim/sign.ts";
 import type { Envelope } from "../domain/types.ts";
-import { submitMessage, type SubmitResult } from "../queue/submit.ts";
+import { submitMessage } from "../queue/submit.ts";
+import type { SubmitResult } from "../queue/submit-input.ts";
 
 export interface MemberMail {
   envelope: Envelope;

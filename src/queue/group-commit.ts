@@ -3,7 +3,8 @@ import { isStatementRejected } from "../db/sql-state.ts";
 import { coerceError } from "../util/errors.ts";
 import { bodyParts } from "./body.ts";
 import { insertMessages } from "./insert-messages.ts";
-import { submitMessage, validate, type SubmitInput, type SubmitResult } from "./submit.ts";
+import { submitMessage, validate } from "./submit.ts";
+import type { SubmitInput, SubmitResult } from "./submit-input.ts";
 import { wakeProcessors, type LocalWake } from "./wake-up.ts";
 
 export interface SubmitBatcherOptions {

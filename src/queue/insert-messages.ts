@@ -3,7 +3,7 @@ import { domainOf, normalizeAddress } from "../domain/address.ts";
 import type { Executor } from "../db/db.ts";
 import { num, pgArray, queryRows, ts } from "../db/rows.ts";
 import { headerSummaryFromContent, type HeaderSummary } from "./header-summary.ts";
-import type { SubmitInput, SubmitResult } from "./submit.ts";
+import type { SubmitInput, SubmitResult } from "./submit-input.ts";
 
 export interface MessageToInsert {
   input: SubmitInput;

@@ -1,32 +1,11 @@
 import { sql } from "drizzle-orm";
-import type { ClientInfo, Envelope } from "../domain/types.ts";
 import { domainOf } from "../domain/address.ts";
 import type { Executor } from "../db/db.ts";
 import { wakeWorkers } from "./wake-up.ts";
 import { bodyParts } from "./body.ts";
-import type { HeaderSummary } from "./header-summary.ts";
 import { insertMessages } from "./insert-messages.ts";
+import type { SubmitInput, SubmitResult } from "./submit-input.ts";
 import { PgTransaction } from "drizzle-orm/pg-core";
-
-export interface SubmitInput {
-  envelope: Envelope;
-  content: Uint8Array;
-  client?: ClientInfo;
-  /** Member that accepted or composed the message. */
-  submittedBy: string;
-  /** Member that must process it; null = the shared pool (locally-for-others members). */
-  processor: string | null;
-  kind?: "normal" | "dsn" | "generated";
-  ruleInvocations?: number;
-  now: Date;
-  /** Subject and Message-ID when the caller parsed the header already; read from the content otherwise. */
-  headers?: HeaderSummary;
-}
-
-export interface SubmitResult {
-  messageId: number;
-  recipientIds: number[];
-}
 
 export class SubmitError extends Error {
   override name = "SubmitError";

@@ -1,6 +1,6 @@
 import type { AppContext } from "../app-context.ts";
 import type { MessageAuth } from "../dkim/submission.ts";
-import type { SubmitInput, SubmitResult } from "../queue/submit.ts";
+import type { SubmitInput, SubmitResult } from "../queue/submit-input.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
 import type { RelayPolicy } from "./relay-policy.ts";
 import type { SubmissionRules } from "../domain/submission-rules.ts";
