@@ -11,7 +11,7 @@ export interface FieldIssue {
  * Something the caller got wrong (bad input, no such thing, already there), as opposed to a
  * fault of ours. It carries the HTTP status the admin API answers with, so a module throws its
  * own subclass (AccountError, RouteError...) and the one hono error handler
- * (src/http/admin/errors.ts) answers every one of them; routes catch nothing to translate.
+ * (src/http/shared/errors.ts) answers every one of them; routes catch nothing to translate.
  */
 export class UserError extends Error {
   override name = "UserError";

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Db } from "../../src/db/db.ts";
 import { mountAdminApi } from "../../src/http/admin/api.ts";
-import type { AdminDeps } from "../../src/http/admin/deps.ts";
+import type { AdminDeps } from "../../src/http/shared/deps.ts";
 import { mountWebAdmin } from "../../src/http/webadmin/app.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";

@@ -6,7 +6,7 @@ import { addDomain } from "../../src/accounts/store.ts";
 import { dkimGenerate, dkimList, dkimRemove, dkimSetActive } from "../../src/cli/commands/dkim.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
 import { dkimRoutes } from "../../src/http/admin/routes/dkim.ts";
-import { errorHandler } from "../../src/http/admin/errors.ts";
+import { errorHandler } from "../../src/http/shared/errors.ts";
 import { type DkimKeyGenerator, nodeKeyGenerator } from "../../src/dkim/keys.ts";
 import { DkimKeyring } from "../../src/dkim/keyring.ts";
 import { loadSigningKeys } from "../../src/dkim/store.ts";

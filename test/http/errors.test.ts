@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { AccountError } from "../../src/accounts/store.ts";
 import { SubmitModeError } from "../../src/cluster/submit-mode.ts";
 import { UserError } from "../../src/domain/user-error.ts";
-import { errorHandler } from "../../src/http/admin/errors.ts";
+import { errorHandler } from "../../src/http/shared/errors.ts";
 import { RuleSetError } from "../../src/rules/validate.ts";
 import { ShapingInputError } from "../../src/shaping/rules.ts";
 import { SuppressionError } from "../../src/suppression/store.ts";

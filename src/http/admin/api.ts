@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { requireBearer } from "./auth.ts";
-import { type AdminDeps, loginThrottle } from "./deps.ts";
-import { LoginThrottle } from "./login-throttle.ts";
-import { ApiError, errorHandler } from "./errors.ts";
+import { requireBearer } from "../shared/auth.ts";
+import { type AdminDeps, loginThrottle } from "../shared/deps.ts";
+import { LoginThrottle } from "../shared/login-throttle.ts";
+import { ApiError, errorHandler } from "../shared/errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { accountRoutes } from "./routes/accounts.ts";
 import { aliasRoutes } from "./routes/aliases.ts";

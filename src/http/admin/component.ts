@@ -4,7 +4,7 @@ import type { Component } from "../../component.ts";
 import { mountWebAdmin } from "../webadmin/app.ts";
 import { mountAdminApi } from "./api.ts";
 import { localApiUrl, removeAdminAddress, writeAdminAddress } from "./address-file.ts";
-import { LoginThrottle } from "./login-throttle.ts";
+import { LoginThrottle } from "../shared/login-throttle.ts";
 import { resolveAdminToken } from "./token.ts";
 
 /**

@@ -10,7 +10,7 @@ import {
   setSubmissionRules,
 } from "../../rules/store.ts";
 import { RuleSetError } from "../../rules/validate.ts";
-import { ApiError } from "../admin/errors.ts";
+import { ApiError } from "../shared/errors.ts";
 
 export interface RuleRoutesDeps {
   db: Executor;

@@ -1,10 +1,10 @@
 import type { Hono } from "hono";
 import { html } from "hono/html";
 import { addAlias, listAliases, removeAlias } from "../../accounts/store.ts";
-import type { AdminDeps } from "../admin/deps.ts";
-import { ApiError } from "../admin/errors.ts";
+import type { AdminDeps } from "../shared/deps.ts";
+import { ApiError } from "../shared/errors.ts";
 import { newAliasBody } from "../admin/schemas.ts";
-import { formatIssues } from "../admin/validate.ts";
+import { formatIssues } from "../shared/validate.ts";
 import { confirmationPage, isConfirmed } from "./confirm.ts";
 import { back, field, parseForm } from "./forms.ts";
 import { actionButton, type Html, page, scroll, when } from "./layout.ts";

@@ -1,10 +1,10 @@
 import type { Hono } from "hono";
 import { addAccount, addDomain, listAccounts, listDomains, removeAccount, removeDomain } from "../../accounts/store.ts";
 import { listStoredMessages, readStoredMessage } from "../../accounts/stored-messages.ts";
-import type { AdminDeps } from "../admin/deps.ts";
-import { ApiError } from "../admin/errors.ts";
+import type { AdminDeps } from "../shared/deps.ts";
+import { ApiError } from "../shared/errors.ts";
 import { newAccountBody, newDomainBody } from "../admin/schemas.ts";
-import { formatIssues } from "../admin/validate.ts";
+import { formatIssues } from "../shared/validate.ts";
 import { confirmationPage, isConfirmed } from "./confirm.ts";
 import { back, field, parseForm } from "./forms.ts";
 import { page } from "./layout.ts";

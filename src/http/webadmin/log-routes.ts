@@ -2,10 +2,10 @@ import type { Hono } from "hono";
 import { html } from "hono/html";
 import { BOUNCE_CLASSES } from "../../domain/bounce-class.ts";
 import { type AttemptLogRow, searchAttempts } from "../../queue/attempt-search.ts";
-import type { AdminDeps } from "../admin/deps.ts";
-import { ApiError } from "../admin/errors.ts";
+import type { AdminDeps } from "../shared/deps.ts";
+import { ApiError } from "../shared/errors.ts";
 import { attemptSearchOf, logSearchQuery } from "../admin/log-query.ts";
-import { formatIssues } from "../admin/validate.ts";
+import { formatIssues } from "../shared/validate.ts";
 import { type Html, liveRefresh, page, scroll, when } from "./layout.ts";
 
 export const LOG_PAGE_SIZE = 200;

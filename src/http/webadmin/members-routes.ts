@@ -4,8 +4,8 @@ import { listMembers, type MemberRow } from "../../cluster/members.ts";
 import { loadSettings } from "../../cluster/settings.ts";
 import { changeSubmitMode, SUBMIT_MODES, SubmitModeError } from "../../cluster/submit-mode.ts";
 import { pendingByProcessor } from "../../queue/admin-search.ts";
-import type { AdminDeps } from "../admin/deps.ts";
-import { ApiError } from "../admin/errors.ts";
+import type { AdminDeps } from "../shared/deps.ts";
+import { ApiError } from "../shared/errors.ts";
 import { back, field, parseForm } from "./forms.ts";
 import { age, type Html, liveRefresh, page, scroll, when } from "./layout.ts";
 

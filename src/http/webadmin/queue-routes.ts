@@ -4,8 +4,8 @@ import { applyQueueAction, isQueueAction, type QueueAction, showQueueMessage } f
 import { queueStateCounts, searchQueue, type QueueSearch } from "../../queue/admin-search.ts";
 import { MAX_HEADER_SUMMARY_CHARS } from "../../queue/header-summary.ts";
 import { readMessageBody } from "../../queue/body.ts";
-import type { AdminDeps } from "../admin/deps.ts";
-import { ApiError } from "../admin/errors.ts";
+import type { AdminDeps } from "../shared/deps.ts";
+import { ApiError } from "../shared/errors.ts";
 import { confirmationPage, isConfirmed } from "./confirm.ts";
 import { back, field, fields, parseForm } from "./forms.ts";
 import { liveRefresh, page } from "./layout.ts";

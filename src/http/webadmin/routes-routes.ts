@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
 import { html } from "hono/html";
 import { formatHostList, listRoutes, removeRoute, type Route, setRoute } from "../../relay/routes-store.ts";
-import type { AdminDeps } from "../admin/deps.ts";
+import type { AdminDeps } from "../shared/deps.ts";
 import { confirmationPage, isConfirmed } from "./confirm.ts";
 import { back, field, parseForm } from "./forms.ts";
 import { actionButton, type Html, page, scroll, when } from "./layout.ts";

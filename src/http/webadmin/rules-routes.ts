@@ -11,8 +11,8 @@ import {
   setSubmissionRules,
 } from "../../rules/store.ts";
 import { RuleSetError } from "../../rules/validate.ts";
-import type { AdminDeps } from "../admin/deps.ts";
-import { ApiError } from "../admin/errors.ts";
+import type { AdminDeps } from "../shared/deps.ts";
+import { ApiError } from "../shared/errors.ts";
 import { back, field, parseForm } from "./forms.ts";
 import { type Html, page } from "./layout.ts";
 

@@ -1,8 +1,8 @@
 import type { Context, Hono } from "hono";
 import { html } from "hono/html";
 import { DEFAULT_SETTINGS, isSettingKey, loadSettings, resetSetting, type SettingKey, SettingError, setSetting, type Settings } from "../../cluster/settings.ts";
-import type { AdminDeps } from "../admin/deps.ts";
-import { ApiError } from "../admin/errors.ts";
+import type { AdminDeps } from "../shared/deps.ts";
+import { ApiError } from "../shared/errors.ts";
 import { back, field, parseForm } from "./forms.ts";
 import { type Html, page, scroll } from "./layout.ts";
 

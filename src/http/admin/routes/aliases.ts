@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { addAlias, listAliases, removeAlias } from "../../../accounts/store.ts";
-import type { AdminDeps } from "../deps.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
 import { newAliasBody } from "../schemas.ts";
-import { requireJson, valid } from "../validate.ts";
+import { requireJson, valid } from "../../shared/validate.ts";
 
 export function aliasRoutes(d: AdminDeps): Hono {
   return new Hono()

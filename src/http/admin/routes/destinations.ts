@@ -3,9 +3,9 @@ import { clearDestination, destinationsOverview, suspendDestination } from "../.
 import { normalizeDestination, removeLimits, setLimits, validateLimits } from "../../../shaping/limits.ts";
 import { addRule, listRules, removeRule, ShapingInputError } from "../../../shaping/rules.ts";
 import type { SuspensionRow } from "../../../shaping/store.ts";
-import type { AdminDeps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
-import { requireJson, valid } from "../validate.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
+import { ApiError } from "../../shared/errors.ts";
+import { requireJson, valid } from "../../shared/validate.ts";
 import { destinationLimitsBody, destinationParam, replyRuleBody, ruleIdParam, suspendBody } from "./destinations-schemas.ts";
 
 function suspensionView(s: SuspensionRow) {

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import type { AdminDeps } from "../deps.ts";
-import { requireJson, valid } from "../validate.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
+import { requireJson, valid } from "../../shared/validate.ts";
 import type { DkimKeyGenerator } from "../../../dkim/keys.ts";
 import { keyView } from "../../../dkim/view.ts";
 import { generateDkimKey, getDkimKey, listDkimKeys, removeDkimKey, setDkimKeyActive } from "../../../dkim/store.ts";

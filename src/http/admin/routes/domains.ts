@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { addDomain, listDomains, removeDomain } from "../../../accounts/store.ts";
-import type { AdminDeps } from "../deps.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
 import { newDomainBody } from "../schemas.ts";
-import { requireJson, valid } from "../validate.ts";
+import { requireJson, valid } from "../../shared/validate.ts";
 
 export function domainRoutes(d: AdminDeps): Hono {
   return new Hono()

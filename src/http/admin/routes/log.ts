@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { searchAttempts } from "../../../queue/attempt-search.ts";
-import type { AdminDeps } from "../deps.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
 import { attemptSearchOf, logSearchQuery } from "../log-query.ts";
-import { valid } from "../validate.ts";
+import { valid } from "../../shared/validate.ts";
 
 /** The delivery log (every attempt), newest first, searched like the WebAdmin's log page. */
 export function logRoutes(d: AdminDeps): Hono {

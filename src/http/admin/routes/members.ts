@@ -2,9 +2,9 @@ import { Hono } from "hono";
 import { listMembers } from "../../../cluster/members.ts";
 import { loadSettings } from "../../../cluster/settings.ts";
 import { changeSubmitMode } from "../../../cluster/submit-mode.ts";
-import type { AdminDeps } from "../deps.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
 import { memberBody } from "../schemas.ts";
-import { valid } from "../validate.ts";
+import { valid } from "../../shared/validate.ts";
 
 /** Members with liveness judged by the current member_timeout_seconds. */
 export function memberRoutes(d: AdminDeps): Hono {

@@ -2,8 +2,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { loadOverview } from "../../../queue/admin-figures.ts";
 import { QUEUE_DEPTH_RETENTION_SECONDS } from "../../../queue/depth-history.ts";
-import type { AdminDeps } from "../deps.ts";
-import { valid } from "../validate.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
+import { valid } from "../../shared/validate.ts";
 
 /** A window longer than the history is kept would only look like an empty past. */
 export const overviewQuery = z.object({

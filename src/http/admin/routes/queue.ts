@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { applyQueueAction, flushQueue, listQueue, queueSummaryByDomain, showQueueMessage } from "../../../queue/admin.ts";
 import { readMessageBody } from "../../../queue/body.ts";
-import type { AdminDeps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
+import { ApiError } from "../../shared/errors.ts";
 import { allActionParam, confirmAllQuery, domainActionParam, idParam, queueActionParam, queueListQuery } from "../schemas.ts";
-import { valid } from "../validate.ts";
+import { valid } from "../../shared/validate.ts";
 
 /** The queue by message id (all its pending recipients) or by recipient domain. */
 export function queueRoutes(d: AdminDeps): Hono {

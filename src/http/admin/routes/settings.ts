@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { DEFAULT_SETTINGS, isSettingKey, loadSettings, resetSetting, setSetting } from "../../../cluster/settings.ts";
-import type { AdminDeps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
+import { ApiError } from "../../shared/errors.ts";
 import { settingBody } from "../schemas.ts";
-import { requireJson, valid } from "../validate.ts";
+import { requireJson, valid } from "../../shared/validate.ts";
 
 export function settingRoutes(d: AdminDeps): Hono {
   return new Hono()

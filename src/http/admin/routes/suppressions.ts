@@ -2,9 +2,9 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { suppressionsFromCsv, suppressionsToCsv } from "../../../suppression/csv.ts";
 import { addSuppressions, allSuppressions, getSuppression, listSuppressions, removeSuppression, type Suppression } from "../../../suppression/store.ts";
-import type { AdminDeps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
-import { requireJson, valid } from "../validate.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
+import { ApiError } from "../../shared/errors.ts";
+import { requireJson, valid } from "../../shared/validate.ts";
 import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "./suppressions-schemas.ts";
 
 /** A CSV import may be far larger than the API's other bodies (64 KiB): a list of many addresses. */

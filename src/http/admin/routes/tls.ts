@@ -2,9 +2,9 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { normalizeRouteDomain } from "../../../relay/routes-store.ts";
 import { dropStsPolicy, listStsPolicies, tlsReportDays } from "../../../tls-report/admin.ts";
-import type { AdminDeps } from "../deps.ts";
-import { ApiError } from "../errors.ts";
-import { valid } from "../validate.ts";
+import type { AdminDeps } from "../../shared/deps.ts";
+import { ApiError } from "../../shared/errors.ts";
+import { valid } from "../../shared/validate.ts";
 
 export const tlsDomainParam = z.object({
   domain: z.string().transform((value, ctx) => {
