@@ -1,5 +1,6 @@
 import type { LocalRecipient } from "../accounts/lookup.ts";
-import type { DeliveryOutcome, SmtpReply } from "../domain/types.ts";
+import { deferred, failed } from "../domain/outcome.ts";
+import type { DeliveryOutcome } from "../domain/types.ts";
 import type { ClaimedRecipient } from "../queue/claimed.ts";
 import type { Logger } from "../util/logger.ts";
 
@@ -24,10 +25,6 @@ export interface Expansion {
   alias: string | null;
   outcome: DeliveryOutcome | null;
 }
-
-const reply = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text });
-export const deferred = (code: number, enhanced: string, text: string): DeliveryOutcome => ({ kind: "deferred", reply: reply(code, enhanced, text) });
-export const failed = (code: number, enhanced: string, text: string): DeliveryOutcome => ({ kind: "failed", reply: reply(code, enhanced, text) });
 
 /** Expand aliases (nested up to 5 levels, each address once) into accounts and remote targets. */
 export function expand(directory: RecipientDirectory, r: ClaimedRecipient, logger: Logger): Expansion {

@@ -4,10 +4,11 @@ import { parseHeaders } from "../backend/headers.ts";
 import { chooseProcessor } from "../cluster/processor.ts";
 import { signGenerated } from "../dkim/sign.ts";
 import { domainOf } from "../domain/address.ts";
+import { deferred, failed } from "../domain/outcome.ts";
 import type { DeliveryOutcome } from "../domain/types.ts";
 import { submitMessage } from "../queue/submit.ts";
 import { coerceError } from "../util/errors.ts";
-import { deferred, type Expansion, failed } from "./local-expand.ts";
+import type { Expansion } from "./local-expand.ts";
 import { prependHeaders } from "../util/headers.ts";
 
 /** Marks mail an alias sent on to remote targets; the same alias does not expand it twice (loop). */

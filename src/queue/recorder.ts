@@ -1,3 +1,4 @@
+import { deferred } from "../domain/outcome.ts";
 import type { DeliveryOutcome } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import type { ClaimedRecipient } from "./claimed.ts";
@@ -35,7 +36,7 @@ export interface BatchRecorderOptions {
   onCommitted?: (ids: readonly number[]) => void;
 }
 
-const noAnswer: DeliveryOutcome = { kind: "deferred", reply: { code: 451, enhanced: "4.3.0", text: "no answer for this recipient" } };
+const noAnswer: DeliveryOutcome = deferred(451, "4.3.0", "no answer for this recipient");
 
 /**
  * The recorder of ONE claimed batch: outcomes recorded by the handler (committed) and the

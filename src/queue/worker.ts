@@ -1,3 +1,4 @@
+import { deferred } from "../domain/outcome.ts";
 import type { Clock, Random } from "../domain/types.ts";
 import type { Db } from "../db/db.ts";
 import type { Logger } from "../util/logger.ts";
@@ -184,7 +185,7 @@ export class QueueWorker {
       this.o.logger.error({ err: e.message, messageIds: messageIdsOf(batch) }, "delivery handler failed; deferring");
       answers = batch.map((r) => ({
         recipientId: r.id,
-        outcome: { kind: "deferred", reply: { code: 451, enhanced: "4.3.0", text: `local error: ${e.message}` } },
+        outcome: deferred(451, "4.3.0", `local error: ${e.message}`),
       }));
     }
     const durationMs = recorder.elapsedMs;

@@ -1,4 +1,5 @@
-import type { Clock, DeliveryOutcome, Random, SmtpReply } from "../domain/types.ts";
+import { outcomeOf } from "../domain/outcome.ts";
+import type { Clock, Random, SmtpReply } from "../domain/types.ts";
 import type { Db } from "../db/db.ts";
 import type { Settings } from "../cluster/settings.ts";
 import type { ClaimedRecipient } from "../queue/claimed.ts";
@@ -256,10 +257,4 @@ export class Relay {
 
 function deferredBy(r: ClaimedRecipient, d: ShapingDenied): RecipientOutcome {
   return { recipientId: r.id, outcome: { kind: "deferred", reply: d.reply, remoteHost: null, retryAt: d.retryAt } };
-}
-
-export function outcomeOf(reply: SmtpReply, remoteHost: string | null): DeliveryOutcome {
-  if (reply.code >= 200 && reply.code < 300) return { kind: "delivered", reply, remoteHost };
-  if (reply.code >= 500) return { kind: "failed", reply, remoteHost };
-  return { kind: "deferred", reply, remoteHost };
 }
