@@ -1,15 +1,13 @@
 import type { Settings } from "../cluster/settings.ts";
 import type { Executor } from "../db/db.ts";
 import type { Clock, SmtpReply } from "../domain/types.ts";
-import type { NextHop } from "../relay/next-hop.ts";
 import { localReply } from "../relay/smtp-reply.ts";
-import type { Target } from "../relay/targets.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
 import { defaultLimits, effectiveLimits, listLimits, type LimitOverride } from "./limits.ts";
 import { classifyReply } from "../domain/bounce-class.ts";
 import { compileRules, type CompiledRule, listRules, matchRule, replyLine } from "./rules.ts";
-import { siteKey } from "./site.ts";
+import { type ShapedHop, type ShapedTarget, siteKey } from "./site.ts";
 import { acquireSlot, activeSuspensions, deferDomains, releaseSlots, renewSlots, type SiteLimits, suspendSite, takeMessageTokens } from "./store.ts";
 
 /** Recipients of a hop cannot go now: defer them to `retryAt` without trying (another) host. */
@@ -95,7 +93,7 @@ export class Shaper {
    * The shaping of one hop to its resolved targets. Throws ShapingDenied when the site is
    * suspended (and pushes the queued recipients of the hop's domains past the suspension).
    */
-  async forHop(hop: NextHop, targets: readonly Target[], domains: readonly string[]): Promise<HopShaping> {
+  async forHop(hop: ShapedHop, targets: readonly ShapedTarget[], domains: readonly string[]): Promise<HopShaping> {
     await this.refresh();
     const site = siteKey(hop, targets);
     const uniqueDomains = [...new Set(domains.map((d) => d.toLowerCase()))];
