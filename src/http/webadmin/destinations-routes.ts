@@ -4,7 +4,6 @@ import { clearDestination, type DestinationsOverview, destinationsOverview, susp
 import { removeLimits, setLimits, validateLimits } from "../../shaping/limits.ts";
 import type { AdminDeps } from "../shared/deps.ts";
 import { ApiError } from "../shared/errors.ts";
-import { shapingInput as input } from "../admin/routes/destinations.ts";
 import { back, field, parseForm } from "./forms.ts";
 import { actionButton, type Html, page, scroll, when } from "./layout.ts";
 
@@ -67,7 +66,7 @@ export function destinationRoutes(app: Hono, d: AdminDeps): void {
       messagesPerMinute: optionalInt(field(form, "messagesPerMinute"), "messages per minute"),
       connectionsPerMinute: optionalInt(field(form, "connectionsPerMinute"), "connections per minute"),
     };
-    const l = await input(async () => setLimits(d.db, validateLimits(field(form, "destination"), body)));
+    const l = await setLimits(d.db, validateLimits(field(form, "destination"), body));
     d.logger.info({ limits: l, via: "webadmin" }, "destination limits set by administrator");
     return back(c, "/admin/destinations", `limits of ${l.destination} set`);
   });
@@ -75,19 +74,19 @@ export function destinationRoutes(app: Hono, d: AdminDeps): void {
   app.post("/destinations/suspend", async (c) => {
     const form = await parseForm(c);
     const seconds = optionalInt(field(form, "seconds"), "seconds");
-    const s = await input(() => suspendDestination(d.db, { destination: field(form, "destination"), seconds: seconds ?? undefined, reason: field(form, "reason") || undefined, now: d.clock.now() }));
+    const s = await suspendDestination(d.db, { destination: field(form, "destination"), seconds: seconds ?? undefined, reason: field(form, "reason") || undefined, now: d.clock.now() });
     return back(c, "/admin/destinations", `${s.site} suspended until ${when(s.until)}`);
   });
 
   app.post("/destinations/:destination/clear", async (c) => {
-    const r = await input(() => clearDestination(d.db, c.req.param("destination"), d.clock.now()));
+    const r = await clearDestination(d.db, c.req.param("destination"), d.clock.now());
     if (r.cleared.length === 0) throw new ApiError(404, `${c.req.param("destination")} is not suspended`);
     return back(c, "/admin/destinations", `lifted: ${r.cleared.join(", ")} (${r.recipients} recipients due now)`);
   });
 
   app.post("/destinations/:destination/limits/remove", async (c) => {
     const dest = c.req.param("destination");
-    if (!(await input(() => removeLimits(d.db, dest)))) throw new ApiError(404, `no limits set for ${dest}`);
+    if (!(await removeLimits(d.db, dest))) throw new ApiError(404, `no limits set for ${dest}`);
     return back(c, "/admin/destinations", `limits of ${dest} removed`);
   });
 }

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { clearDestination, destinationsOverview, suspendDestination } from "../../../shaping/admin.ts";
 import { normalizeDestination, removeLimits, setLimits, validateLimits } from "../../../shaping/limits.ts";
-import { addRule, listRules, removeRule, ShapingInputError } from "../../../shaping/rules.ts";
+import { addRule, listRules, removeRule } from "../../../shaping/rules.ts";
 import type { SuspensionRow } from "../../../shaping/store.ts";
 import type { AdminDeps } from "../../shared/deps.ts";
 import { ApiError } from "../../shared/errors.ts";
@@ -10,16 +10,6 @@ import { destinationLimitsBody, destinationParam, replyRuleBody, ruleIdParam, su
 
 function suspensionView(s: SuspensionRow) {
   return { site: s.site, until: s.until.toISOString(), action: s.maxConnections === null ? "suspend" : "slow", maxConnections: s.maxConnections, reason: s.reason, domains: s.domains, since: s.createdAt.toISOString() };
-}
-
-/** Domain errors of shaping are the caller's: a 400 with the message (API and WebAdmin). */
-export async function shapingInput<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ShapingInputError) throw new ApiError(400, err.message);
-    throw err;
-  }
 }
 
 /** /api/v1/destinations: cluster-wide traffic shaping, seen and steered by ops. */
@@ -31,7 +21,7 @@ export function destinationRoutes(d: AdminDeps): Hono {
     })
     .get("/rules", async (c) => c.json({ items: await listRules(d.db) }))
     .post("/rules", requireJson, valid("json", replyRuleBody), async (c) => {
-      const rule = await shapingInput(() => addRule(d.db, c.req.valid("json")));
+      const rule = await addRule(d.db, c.req.valid("json"));
       d.logger.info({ rule }, "shaping reply rule added by administrator");
       return c.json(rule, 201);
     })
@@ -41,23 +31,23 @@ export function destinationRoutes(d: AdminDeps): Hono {
       return c.json({ removed: id });
     })
     .put("/:destination/limits", valid("param", destinationParam), requireJson, valid("json", destinationLimitsBody), async (c) => {
-      const o = await shapingInput(async () => setLimits(d.db, validateLimits(c.req.valid("param").destination, c.req.valid("json"))));
+      const o = await setLimits(d.db, validateLimits(c.req.valid("param").destination, c.req.valid("json")));
       d.logger.info({ limits: o }, "destination limits set by administrator");
       return c.json(o);
     })
     .delete("/:destination/limits", valid("param", destinationParam), async (c) => {
-      const dest = await shapingInput(async () => normalizeDestination(c.req.valid("param").destination));
+      const dest = normalizeDestination(c.req.valid("param").destination);
       if (!(await removeLimits(d.db, dest))) throw new ApiError(404, `no limits set for ${dest}`);
       return c.json({ removed: dest });
     })
     .post("/:destination/suspend", valid("param", destinationParam), requireJson, valid("json", suspendBody), async (c) => {
       const b = c.req.valid("json");
-      const s = await shapingInput(() => suspendDestination(d.db, { destination: c.req.valid("param").destination, seconds: b.seconds, reason: b.reason, now: d.clock.now() }));
+      const s = await suspendDestination(d.db, { destination: c.req.valid("param").destination, seconds: b.seconds, reason: b.reason, now: d.clock.now() });
       d.logger.info({ site: s.site, until: s.until.toISOString() }, "destination suspended by administrator");
       return c.json(suspensionView(s));
     })
     .delete("/:destination/suspension", valid("param", destinationParam), async (c) => {
-      const r = await shapingInput(() => clearDestination(d.db, c.req.valid("param").destination, d.clock.now()));
+      const r = await clearDestination(d.db, c.req.valid("param").destination, d.clock.now());
       if (r.cleared.length === 0) throw new ApiError(404, `${c.req.valid("param").destination} is not suspended`);
       d.logger.info(r, "destination suspension lifted by administrator");
       return c.json(r);
