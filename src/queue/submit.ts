@@ -5,7 +5,14 @@ import { wakeWorkers } from "./wake-up.ts";
 import { bodyParts } from "./body.ts";
 import { insertMessages } from "./insert-messages.ts";
 import type { SubmitInput, SubmitResult } from "./submit-input.ts";
-import { PgTransaction } from "drizzle-orm/pg-core";
+
+export interface SubmitOptions {
+  /**
+   * `db` is the caller's open transaction: the message is written in it (not in one of its
+   * own), so it exists exactly when what the caller writes with it does, and never otherwise.
+   */
+  inTransaction?: boolean;
+}
 
 export class SubmitError extends Error {
   override name = "SubmitError";
@@ -26,11 +33,12 @@ export function validate(input: SubmitInput): void {
 }
 
 /**
- * Message, body and one queue row per recipient in ONE transaction: workers see all of it
- * or none of it; workers are woken only after the COMMIT. The SMTP frontend submits through
- * the group commit instead (group-commit.ts), which writes many messages with the same statement.
+ * Message, body and one queue row per recipient in ONE transaction (the caller's, when it says
+ * so): workers see all of it or none of it; workers are woken only after the COMMIT. The SMTP
+ * frontend submits through the group commit instead (group-commit.ts), which writes many
+ * messages with the same statement.
  */
-export async function submitMessage(db: Executor, input: SubmitInput): Promise<SubmitResult> {
+export async function submitMessage(db: Executor, input: SubmitInput, options: SubmitOptions = {}): Promise<SubmitResult> {
   validate(input);
   // Small messages (nearly all): one statement. Large ones: the remaining parts in the same
   // transaction, one part per statement.
@@ -38,7 +46,7 @@ export async function submitMessage(db: Executor, input: SubmitInput): Promise<S
   const [result] =
     parts.length === 1
       ? await insertMessages(db, [{ input, firstPart: parts[0] }])
-      : await inTransaction(db, async (tx) => {
+      : await inTransaction(db, options, async (tx) => {
           const first = await insertMessages(tx, [{ input, firstPart: parts[0] }]);
           for (let i = 1; i < parts.length; i++) {
             await tx.execute(sql`INSERT INTO message_bodies (message_id, part, content) VALUES (${first[0].messageId}, ${i}, ${parts[i]}::bytea)`);
@@ -49,6 +57,6 @@ export async function submitMessage(db: Executor, input: SubmitInput): Promise<S
   return result;
 }
 
-function inTransaction<T>(db: Executor, fn: (tx: Executor) => Promise<T>): Promise<T> {
-  return db instanceof PgTransaction ? fn(db) : db.transaction((tx) => fn(tx));
+function inTransaction<T>(db: Executor, options: SubmitOptions, fn: (tx: Executor) => Promise<T>): Promise<T> {
+  return options.inTransaction ? fn(db) : db.transaction((tx) => fn(tx));
 }

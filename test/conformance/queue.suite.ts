@@ -201,12 +201,12 @@ export function storageConformance(adapter: string, open: () => Promise<Storage>
       const unlisten = await storage.listen(QUEUE_CHANNEL, (p) => got.push(p));
       await expect(
         storage.db.transaction(async (tx) => {
-          await submitMessage(tx, { envelope: { sender: "", recipients: [{ address: "x@x.test" }] }, content: body, submittedBy: "m1", processor: "rolled-back", now: clock.now() });
+          await submitMessage(tx, { envelope: { sender: "", recipients: [{ address: "x@x.test" }] }, content: body, submittedBy: "m1", processor: "rolled-back", now: clock.now() }, { inTransaction: true });
           throw new Error("abort");
         }),
       ).rejects.toThrow("abort");
       await storage.db.transaction(async (tx) => {
-        await submitMessage(tx, { envelope: { sender: "", recipients: [{ address: "y@x.test" }] }, content: body, submittedBy: "m1", processor: "in-tx", now: clock.now() });
+        await submitMessage(tx, { envelope: { sender: "", recipients: [{ address: "y@x.test" }] }, content: body, submittedBy: "m1", processor: "in-tx", now: clock.now() }, { inTransaction: true });
       });
       for (let i = 0; i < 50 && !got.includes("in-tx"); i++) await new Promise((r) => setTimeout(r, 20));
       await unlisten();
@@ -214,6 +214,22 @@ export function storageConformance(adapter: string, open: () => Promise<Storage>
       expect(got).not.toContain("rolled-back");
       const rows = await queryRows(storage.db, sql`SELECT address FROM recipients`);
       expect(rows.map((r) => r.address)).toEqual(["y@x.test"]);
+    });
+
+    it("a large message submitted in a caller's transaction (which says so) is written in it: gone with its rollback, whole after its commit", async () => {
+      const large = new Uint8Array(2 * 1024 * 1024 + 10).fill(0x61);
+      const envelope = { sender: "", recipients: [{ address: "big@x.test" }] };
+      await expect(
+        storage.db.transaction(async (tx) => {
+          await submitMessage(tx, { envelope, content: large, submittedBy: "m1", processor: "m1", now: clock.now() }, { inTransaction: true });
+          throw new Error("abort");
+        }),
+      ).rejects.toThrow("abort");
+      expect(await queryRows(storage.db, sql`SELECT id FROM messages`)).toEqual([]);
+      const { messageId } = await storage.db.transaction((tx) =>
+        submitMessage(tx, { envelope, content: large, submittedBy: "m1", processor: "m1", now: clock.now() }, { inTransaction: true }),
+      );
+      expect(await readMessageBody(storage.db, messageId)).toEqual(large);
     });
 
     it("NOTIFY on submit reaches a listener after commit", async () => {
