@@ -1,6 +1,6 @@
 import type { AppContext } from "../app-context.ts";
-import type { ClaimedRecipient } from "../queue/claimed.ts";
-import type { DeliveryHandler, RecipientOutcome } from "../queue/worker.ts";
+import type { ClaimedRecipient, RecipientOutcome } from "../domain/delivery.ts";
+import type { DeliveryHandler } from "../queue/worker.ts";
 import { groupByMessage } from "../queue/worker.ts";
 import { deliverLocal } from "./local.ts";
 import { relayRemote } from "./remote.ts";

@@ -1,7 +1,7 @@
 import type { LocalRecipient } from "../accounts/lookup.ts";
+import type { ClaimedRecipient } from "../domain/delivery.ts";
 import { deferred, failed } from "../domain/outcome.ts";
 import type { DeliveryOutcome } from "../domain/types.ts";
-import type { ClaimedRecipient } from "../queue/claimed.ts";
 import type { Logger } from "../util/logger.ts";
 
 const MAX_ALIAS_DEPTH = 5;

@@ -1,6 +1,6 @@
 import type { AppContext } from "../app-context.ts";
-import type { ClaimedRecipient } from "../queue/claimed.ts";
-import type { OutcomeRecorder, RecipientOutcome } from "../queue/recorder.ts";
+import type { ClaimedRecipient, RecipientOutcome } from "../domain/delivery.ts";
+import type { OutcomeRecorder } from "../queue/recorder.ts";
 
 /**
  * The SMTP relay's way out of the queue: recipients of ONE message (one SMTP transaction per

@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import type { Executor } from "../db/db.ts";
 import { queryRows, ts } from "../db/rows.ts";
-import { type ClaimedRecipient, claimedFromRow } from "./claimed.ts";
+import type { ClaimedRecipient } from "../domain/delivery.ts";
+import { claimedFromRow } from "./claimed.ts";
 
 export interface RecipientClaimParams {
   member: string;

@@ -1,31 +1,5 @@
-import type { DsnRet } from "../domain/types.ts";
+import type { ClaimedRecipient } from "../domain/delivery.ts";
 import { date, num, type Row, str, strOrNull } from "../db/rows.ts";
-
-/** A recipient a member holds under lease, with what a delivery needs of its message. */
-export interface ClaimedRecipient {
-  id: number;
-  messageId: number;
-  address: string;
-  domain: string;
-  /** Attempts made before this one. */
-  attempts: number;
-  queuedAt: Date;
-  lockedUntil: Date;
-  dsnOrcpt: string | null;
-  dsnNotify: string | null;
-  sender: string;
-  dsnEnvid: string | null;
-  dsnRet: DsnRet | null;
-  sizeBytes: number;
-  kind: string;
-  submittedBy: string;
-  /** The member that processes the message (null: the shared pool). */
-  processor: string | null;
-  /** How often server-/cluster-wide rules ran for the message (reported when it is done). */
-  ruleInvocations: number;
-  /** The message was submitted by an authenticated client (the account rules may ask). */
-  authenticated: boolean;
-}
 
 export function claimedFromRow(row: Row): ClaimedRecipient {
   const ret = strOrNull(row.dsn_ret);

@@ -1,16 +1,10 @@
 import { deferred } from "../domain/outcome.ts";
 import type { DeliveryOutcome } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
-import type { ClaimedRecipient } from "./claimed.ts";
+import type { ClaimedRecipient, RecipientOutcome } from "../domain/delivery.ts";
 import { type AttemptResult, mergeSummaries, recordOutcomes, type RecordOutcomesSummary } from "./record-outcomes.ts";
 import type { RetryPolicy } from "./retry-schedule.ts";
 import type { Random } from "../domain/types.ts";
-
-/** The answer for one recipient of a delivery batch. */
-export interface RecipientOutcome {
-  recipientId: number;
-  outcome: DeliveryOutcome;
-}
 
 /** Outcomes written inside a caller's transaction, waiting for its COMMIT. */
 export interface PendingRecord {

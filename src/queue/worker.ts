@@ -1,16 +1,14 @@
+import type { ClaimedRecipient, RecipientOutcome } from "../domain/delivery.ts";
 import { deferred } from "../domain/outcome.ts";
 import type { Clock, Random } from "../domain/types.ts";
 import type { Db } from "../db/db.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
 import { claimRecipients } from "./claim.ts";
-import type { ClaimedRecipient } from "./claimed.ts";
 import { releaseRecipients, renewInFlightLeases, shortenRecipientLeases } from "./lease.ts";
 import type { AttemptResult, RecordOutcomesSummary } from "./record-outcomes.ts";
-import { BatchRecorder, type OutcomeRecorder, type RecipientOutcome } from "./recorder.ts";
+import { BatchRecorder, type OutcomeRecorder } from "./recorder.ts";
 import type { RetryPolicy } from "./retry-schedule.ts";
-
-export type { OutcomeRecorder, RecipientOutcome } from "./recorder.ts";
 
 /**
  * A batch whose outcomes could not be recorded is claimable again this much later (by any

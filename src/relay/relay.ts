@@ -1,9 +1,8 @@
+import type { ClaimedRecipient, RecipientOutcome } from "../domain/delivery.ts";
 import { outcomeOf } from "../domain/outcome.ts";
 import type { Clock, Random, SmtpReply } from "../domain/types.ts";
 import type { Db } from "../db/db.ts";
 import type { Settings } from "../cluster/settings.ts";
-import type { ClaimedRecipient } from "../queue/claimed.ts";
-import type { RecipientOutcome } from "../queue/worker.ts";
 import type { Metrics } from "../metrics/registry.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";

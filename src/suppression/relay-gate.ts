@@ -1,7 +1,6 @@
 import type { AppContext } from "../app-context.ts";
 import { type BounceClass, classifyReply, isBounceClass } from "../domain/bounce-class.ts";
-import type { ClaimedRecipient } from "../queue/claimed.ts";
-import type { RecipientOutcome } from "../queue/recorder.ts";
+import type { ClaimedRecipient, RecipientOutcome } from "../domain/delivery.ts";
 import { activeSuppressions, type Suppression, suppressAfterBounce } from "./store.ts";
 import { canonicalAddress } from "../domain/address.ts";
 
