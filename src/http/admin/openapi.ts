@@ -2,8 +2,8 @@ import { z } from "zod";
 import { ruleSetSchema } from "../../rules/model.ts";
 import { DESTINATION_OPERATIONS } from "./routes/destinations-schemas.ts";
 import { tlsDomainParam, tlsReportsQuery } from "./routes/tls.ts";
-import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "./routes/suppressions-schemas.ts";
-import { logSearchQuery } from "./log-query.ts";
+import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "../shared/suppressions-schemas.ts";
+import { logSearchQuery } from "../shared/log-query.ts";
 import { overviewQuery } from "./routes/overview.ts";
 import {
   allActionParam,
@@ -19,7 +19,7 @@ import {
   queueListQuery,
   routeBody,
   settingBody,
-} from "./schemas.ts";
+} from "../shared/schemas.ts";
 import { dkimKeyActiveBody, newDkimKeyBody } from "./routes/dkim.ts";
 
 /**

@@ -3,7 +3,7 @@ import { html } from "hono/html";
 import { addAlias, listAliases, removeAlias } from "../../accounts/store.ts";
 import type { AdminDeps } from "../shared/deps.ts";
 import { ApiError } from "../shared/errors.ts";
-import { newAliasBody } from "../admin/schemas.ts";
+import { newAliasBody } from "../shared/schemas.ts";
 import { formatIssues } from "../shared/validate.ts";
 import { confirmationPage, isConfirmed } from "./confirm.ts";
 import { back, field, parseForm } from "./forms.ts";

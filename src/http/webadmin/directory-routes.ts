@@ -3,7 +3,7 @@ import { addAccount, addDomain, listAccounts, listDomains, removeAccount, remove
 import { listStoredMessages, readStoredMessage } from "../../accounts/stored-messages.ts";
 import type { AdminDeps } from "../shared/deps.ts";
 import { ApiError } from "../shared/errors.ts";
-import { newAccountBody, newDomainBody } from "../admin/schemas.ts";
+import { newAccountBody, newDomainBody } from "../shared/schemas.ts";
 import { formatIssues } from "../shared/validate.ts";
 import { confirmationPage, isConfirmed } from "./confirm.ts";
 import { back, field, parseForm } from "./forms.ts";

@@ -4,7 +4,7 @@ import { BOUNCE_CLASSES } from "../../domain/bounce-class.ts";
 import { type AttemptLogRow, searchAttempts } from "../../queue/attempt-search.ts";
 import type { AdminDeps } from "../shared/deps.ts";
 import { ApiError } from "../shared/errors.ts";
-import { attemptSearchOf, logSearchQuery } from "../admin/log-query.ts";
+import { attemptSearchOf, logSearchQuery } from "../shared/log-query.ts";
 import { formatIssues } from "../shared/validate.ts";
 import { type Html, liveRefresh, page, scroll, when } from "./layout.ts";
 

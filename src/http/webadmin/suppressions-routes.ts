@@ -4,7 +4,7 @@ import { suppressionsFromCsv, suppressionsToCsv } from "../../suppression/csv.ts
 import { addSuppressions, allSuppressions, listSuppressions, removeSuppression, type Suppression } from "../../suppression/store.ts";
 import type { AdminDeps } from "../shared/deps.ts";
 import { ApiError } from "../shared/errors.ts";
-import { newSuppressionBody } from "../admin/routes/suppressions-schemas.ts";
+import { newSuppressionBody } from "../shared/suppressions-schemas.ts";
 import { formatIssues } from "../shared/validate.ts";
 import { confirmationPage, isConfirmed } from "./confirm.ts";
 import { back, field, parseForm } from "./forms.ts";

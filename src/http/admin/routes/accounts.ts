@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { addAccount, listAccounts, removeAccount } from "../../../accounts/store.ts";
 import { listStoredMessages } from "../../../accounts/stored-messages.ts";
 import type { AdminDeps } from "../../shared/deps.ts";
-import { newAccountBody } from "../schemas.ts";
+import { newAccountBody } from "../../shared/schemas.ts";
 import { requireJson, valid } from "../../shared/validate.ts";
 
 export function accountRoutes(d: AdminDeps): Hono {

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { addAlias, listAliases, removeAlias } from "../../../accounts/store.ts";
 import type { AdminDeps } from "../../shared/deps.ts";
-import { newAliasBody } from "../schemas.ts";
+import { newAliasBody } from "../../shared/schemas.ts";
 import { requireJson, valid } from "../../shared/validate.ts";
 
 export function aliasRoutes(d: AdminDeps): Hono {

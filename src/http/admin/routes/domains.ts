@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { addDomain, listDomains, removeDomain } from "../../../accounts/store.ts";
 import type { AdminDeps } from "../../shared/deps.ts";
-import { newDomainBody } from "../schemas.ts";
+import { newDomainBody } from "../../shared/schemas.ts";
 import { requireJson, valid } from "../../shared/validate.ts";
 
 export function domainRoutes(d: AdminDeps): Hono {

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { searchAttempts } from "../../../queue/attempt-search.ts";
 import type { AdminDeps } from "../../shared/deps.ts";
-import { attemptSearchOf, logSearchQuery } from "../log-query.ts";
+import { attemptSearchOf, logSearchQuery } from "../../shared/log-query.ts";
 import { valid } from "../../shared/validate.ts";
 
 /** The delivery log (every attempt), newest first, searched like the WebAdmin's log page. */

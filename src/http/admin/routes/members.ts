@@ -3,7 +3,7 @@ import { listMembers } from "../../../cluster/members.ts";
 import { loadSettings } from "../../../cluster/settings.ts";
 import { changeSubmitMode } from "../../../cluster/submit-mode.ts";
 import type { AdminDeps } from "../../shared/deps.ts";
-import { memberBody } from "../schemas.ts";
+import { memberBody } from "../../shared/schemas.ts";
 import { valid } from "../../shared/validate.ts";
 
 /** Members with liveness judged by the current member_timeout_seconds. */

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { readStoredMessage } from "../../../accounts/stored-messages.ts";
 import type { AdminDeps } from "../../shared/deps.ts";
 import { ApiError } from "../../shared/errors.ts";
-import { idParam } from "../schemas.ts";
+import { idParam } from "../../shared/schemas.ts";
 import { valid } from "../../shared/validate.ts";
 
 /** Stored mail (mailbox_messages), by the id the account's message list shows. */

@@ -3,7 +3,7 @@ import { applyQueueAction, flushQueue, listQueue, queueSummaryByDomain, showQueu
 import { readMessageBody } from "../../../queue/body.ts";
 import type { AdminDeps } from "../../shared/deps.ts";
 import { ApiError } from "../../shared/errors.ts";
-import { allActionParam, confirmAllQuery, domainActionParam, idParam, queueActionParam, queueListQuery } from "../schemas.ts";
+import { allActionParam, confirmAllQuery, domainActionParam, idParam, queueActionParam, queueListQuery } from "../../shared/schemas.ts";
 import { valid } from "../../shared/validate.ts";
 
 /** The queue by message id (all its pending recipients) or by recipient domain. */

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { DEFAULT_SETTINGS, isSettingKey, loadSettings, resetSetting, setSetting } from "../../../cluster/settings.ts";
 import type { AdminDeps } from "../../shared/deps.ts";
 import { ApiError } from "../../shared/errors.ts";
-import { settingBody } from "../schemas.ts";
+import { settingBody } from "../../shared/schemas.ts";
 import { requireJson, valid } from "../../shared/validate.ts";
 
 export function settingRoutes(d: AdminDeps): Hono {

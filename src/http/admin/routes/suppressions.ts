@@ -5,7 +5,7 @@ import { addSuppressions, allSuppressions, getSuppression, listSuppressions, rem
 import type { AdminDeps } from "../../shared/deps.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { requireJson, valid } from "../../shared/validate.ts";
-import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "./suppressions-schemas.ts";
+import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "../../shared/suppressions-schemas.ts";
 
 /** A CSV import may be far larger than the API's other bodies (64 KiB): a list of many addresses. */
 export const MAX_IMPORT_BYTES = 16 * 1024 * 1024;

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { addressProblem, reasonProblem } from "../../../suppression/store.ts";
+import { addressProblem, reasonProblem } from "../../suppression/store.ts";
 
-/** Request shapes of /suppressions (kept beside the routes; the OpenAPI table reads them too). */
+/** Request shapes of /suppressions: the API routes, the WebAdmin's form and the OpenAPI table read them. */
 
 const checked = (problem: (v: string) => string | null, max: number) =>
   z

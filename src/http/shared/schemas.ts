@@ -4,7 +4,7 @@ import { SUBMIT_MODES } from "../../cluster/submit-mode.ts";
 import { QUEUE_ACTIONS } from "../../queue/admin.ts";
 import { coerceError } from "../../util/errors.ts";
 
-/** Request shapes of the admin API. Names, addresses and limits are checked here so a 400 can name the field. */
+/** Request shapes of the admin API (the WebAdmin's forms reuse some). Names, addresses and limits are checked here so a 400 can name the field. */
 
 function checkedBy(check: (value: string) => string) {
   return z
@@ -60,7 +60,7 @@ export const confirmAllQuery = z.object({ confirm: z.literal("all").optional() }
 export const memberBody = z.strictObject({ submitMode: z.enum(SUBMIT_MODES) });
 
 /**
- * PUT /routes/:domain. routes-api.ts checks the body by hand (its messages predate the zod
+ * PUT /routes/:domain. http/routes-api.ts checks the body by hand (its messages predate the zod
  * schemas and tests pin them); this is the same shape, for the OpenAPI document.
  */
 export const routeBody = z.strictObject({
