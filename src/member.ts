@@ -23,7 +23,7 @@ import { runTlsReportPass } from "./tls-report/send.ts";
 import { purgeMtaStsPolicies } from "./mta-sts/policy-cache.ts";
 import { runDsnPasses } from "./dsn/generate.ts";
 import { createHttpApp } from "./http/app.ts";
-import type { HttpServerHandle, Runtime } from "./runtime.ts";
+import type { HttpServerHandle, Runtime } from "./domain/runtime.ts";
 import { Metrics } from "./metrics/registry.ts";
 import { observeDeliveries } from "./metrics/delivery-metrics.ts";
 import { systemClock, systemRandom } from "./util/clock.ts";

@@ -1,4 +1,4 @@
-import type { FetchHandler, Runtime } from "../../src/runtime.ts";
+import type { FetchHandler, Runtime } from "../../src/domain/runtime.ts";
 
 // Only the slice of Bun's API we use, so the project type-checks without bun-types.
 interface BunServer {

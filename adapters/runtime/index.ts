@@ -1,4 +1,4 @@
-import type { Runtime } from "../../src/runtime.ts";
+import type { Runtime } from "../../src/domain/runtime.ts";
 
 export function isBun(): boolean {
   return typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";

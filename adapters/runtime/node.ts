@@ -1,6 +1,6 @@
 import { serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
-import type { Runtime } from "../../src/runtime.ts";
+import type { Runtime } from "../../src/domain/runtime.ts";
 
 export const nodeRuntime: Runtime = {
   name: "node",

@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { createInterface } from "node:readline";
-import type { Runtime } from "../../src/runtime.ts";
+import type { Runtime } from "../../src/domain/runtime.ts";
 
 const which = process.argv[2];
 const runtime: Runtime =

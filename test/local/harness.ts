@@ -16,7 +16,7 @@ import { BatchRecorder } from "../../src/queue/recorder.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { deliverLocal } from "../../src/delivery/local.ts";
 import { createDeliveryHandler } from "../../src/delivery/handler.ts";
-import type { HttpServerHandle } from "../../src/runtime.ts";
+import type { HttpServerHandle } from "../../src/domain/runtime.ts";
 import { testAppContext } from "../helpers/app-context.ts";
 
 export function testContext(storage: Storage, name: string, clock: Clock, overrides: Partial<Settings> = {}, clusterSecret: string | null = null): AppContext {

@@ -1,4 +1,4 @@
-import type { FetchHandler, Runtime } from "../../../src/runtime.ts";
+import type { FetchHandler, Runtime } from "../../../src/domain/runtime.ts";
 
 // Only the slice of Deno's API we use, so the project type-checks without Deno's types.
 interface DenoHttpServer {
