@@ -12,7 +12,7 @@ module.exports = {
       name: "src-not-to-adapters",
       severity: "error",
       comment:
-        "src/ stays runtime- and driver-neutral: it sees the Storage and Runtime interfaces (src/db/storage.ts, src/runtime.ts). " +
+        "src/ stays runtime- and driver-neutral: it sees the Storage and Runtime interfaces (src/db/storage.ts, src/domain/runtime.ts). " +
         "The choosers live in adapters/ (adapters/storage/index.ts, adapters/runtime/index.ts) and one file of the composition " +
         "root, src/cli/adapters.ts, imports them; the CLI's commands and `start` take their Storage and Runtime from it and hand them on.",
       from: { path: "^src/", pathNot: "^src/cli/adapters\\.ts$" },
