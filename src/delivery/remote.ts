@@ -1,5 +1,6 @@
 import type { AppContext } from "../app-context.ts";
 import { clusterSecret } from "../cluster/cluster-secret.ts";
+import { deferred } from "../domain/outcome.ts";
 import { readMessageBody } from "../queue/body.ts";
 import { createSystemResolver, type DnsResolver, parseDnsServers } from "../relay/dns.ts";
 import { Relay } from "../relay/relay.ts";
@@ -78,7 +79,7 @@ export function createRelayTransport(relay: Relay): Transport {
       const first = recipients[0];
       const body = await readMessageBody(ctx.db, first.messageId);
       if (!body) {
-        return recipients.map((r) => ({ recipientId: r.id, outcome: { kind: "deferred", reply: { code: 451, enhanced: "4.3.0", text: "message body not found" } } }));
+        return recipients.map((r) => ({ recipientId: r.id, outcome: deferred(451, "4.3.0", "message body not found") }));
       }
       const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
       return relay.deliver({ sender: first.sender, content, ret: first.dsnRet, envid: first.dsnEnvid }, recipients);
