@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ruleSetSchema } from "../../rules/model.ts";
-import { DESTINATION_OPERATIONS } from "./routes/destinations-schemas.ts";
+import { destinationLimitsBody, destinationParam, replyRuleBody, ruleIdParam, suspendBody } from "./routes/destinations-schemas.ts";
 import { tlsDomainParam, tlsReportsQuery } from "./routes/tls.ts";
 import { newSuppressionBody, suppressionAddressParam, suppressionListQuery } from "../shared/suppressions-schemas.ts";
 import { logSearchQuery } from "../shared/log-query.ts";
@@ -103,7 +103,14 @@ export const OPERATIONS: readonly Operation[] = [
   { method: "get", path: "/tls/policies", summary: "MTA-STS policies the cluster has cached, per recipient domain (mode, mx, id, expiry, last fetch error)", tag: "tls" },
   { method: "delete", path: "/tls/policies/:domain", summary: "Drop a domain's cached MTA-STS policy: fetched again at the next delivery", tag: "tls", params: tlsDomainParam },
   { method: "get", path: "/tls/reports", summary: "TLS-RPT session counts per day and domain (?days=, default 7) and each day's report status (sent, no-rua, pending)", tag: "tls", query: tlsReportsQuery },
-  ...DESTINATION_OPERATIONS,
+  { method: "get", path: "/destinations", summary: "Traffic shaping: suspended or slowed destination sites, per-destination limits, connection slots held, reply rules, defaults", tag: "destinations" },
+  { method: "put", path: "/destinations/:destination/limits", summary: "Set a destination's cluster-wide limits (overrides the relay_destination_* settings)", tag: "destinations", params: destinationParam, body: destinationLimitsBody },
+  { method: "delete", path: "/destinations/:destination/limits", summary: "Remove a destination's limits (back to the settings)", tag: "destinations", params: destinationParam },
+  { method: "post", path: "/destinations/:destination/suspend", summary: "Suspend a destination for every member (its queued recipients wait)", tag: "destinations", params: destinationParam, body: suspendBody },
+  { method: "delete", path: "/destinations/:destination/suspension", summary: "Lift a suspension (site key, or every site that held back a domain); its recipients are due at once", tag: "destinations", params: destinationParam },
+  { method: "get", path: "/destinations/rules", summary: "Reply rules: a temporary reply matching a pattern suspends or slows its site", tag: "destinations" },
+  { method: "post", path: "/destinations/rules", summary: "Add a reply rule", tag: "destinations", body: replyRuleBody, ok: 201 },
+  { method: "delete", path: "/destinations/rules/:id", summary: "Remove a reply rule", tag: "destinations", params: ruleIdParam },
   { method: "get", path: "/rules/cluster", summary: "Cluster-wide submission rules", tag: "rules" },
   { method: "put", path: "/rules/cluster", summary: "Replace the cluster-wide submission rules", tag: "rules", body: ruleSetSchema },
   { method: "get", path: "/rules/members/:name", summary: "Server-wide submission rules of one member", tag: "rules" },

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { Operation } from "../openapi.ts";
+
+/** Request shapes of /destinations (the routes validate with them; the OpenAPI table in ../openapi.ts reads them). */
 
 const limit = (min: number, what: string) => z.number().int().min(min).max(1_000_000).nullable().optional().describe(what);
 
@@ -30,15 +31,3 @@ export const replyRuleBody = z
   .refine((r) => r.action !== "slow" || (r.maxConnections ?? null) !== null, { error: 'a "slow" rule needs maxConnections', path: ["maxConnections"] });
 
 export const ruleIdParam = z.object({ id: z.coerce.number().int().positive().max(2_147_483_647) });
-
-/** The destinations endpoints, for the OpenAPI document. */
-export const DESTINATION_OPERATIONS: readonly Operation[] = [
-  { method: "get", path: "/destinations", summary: "Traffic shaping: suspended or slowed destination sites, per-destination limits, connection slots held, reply rules, defaults", tag: "destinations" },
-  { method: "put", path: "/destinations/:destination/limits", summary: "Set a destination's cluster-wide limits (overrides the relay_destination_* settings)", tag: "destinations", params: destinationParam, body: destinationLimitsBody },
-  { method: "delete", path: "/destinations/:destination/limits", summary: "Remove a destination's limits (back to the settings)", tag: "destinations", params: destinationParam },
-  { method: "post", path: "/destinations/:destination/suspend", summary: "Suspend a destination for every member (its queued recipients wait)", tag: "destinations", params: destinationParam, body: suspendBody },
-  { method: "delete", path: "/destinations/:destination/suspension", summary: "Lift a suspension (site key, or every site that held back a domain); its recipients are due at once", tag: "destinations", params: destinationParam },
-  { method: "get", path: "/destinations/rules", summary: "Reply rules: a temporary reply matching a pattern suspends or slows its site", tag: "destinations" },
-  { method: "post", path: "/destinations/rules", summary: "Add a reply rule", tag: "destinations", body: replyRuleBody, ok: 201 },
-  { method: "delete", path: "/destinations/rules/:id", summary: "Remove a reply rule", tag: "destinations", params: ruleIdParam },
-];
