@@ -1,6 +1,6 @@
 import { request } from "node:https";
 import { rootCertificates } from "node:tls";
-import type { DnsResolver } from "../relay/dns.ts";
+import type { DnsResolver } from "../domain/dns.ts";
 
 /** What fetching a policy file gave: its text, or a TLS-RPT failure type with the reason. */
 export type PolicyFetchResult = { ok: true; text: string } | { ok: false; type: "sts-policy-fetch-error" | "sts-webpki-invalid"; error: string };

@@ -2,7 +2,7 @@ import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { Clock } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import { mtaStsPolicies } from "../db/schema/index.ts";
-import type { DnsResolver } from "../relay/dns.ts";
+import type { DnsResolver } from "../domain/dns.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
 import type { PolicyFetcher } from "./fetch.ts";

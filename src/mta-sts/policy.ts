@@ -1,5 +1,5 @@
 import { parsePolicy, resolvePolicy, validateMx } from "mailauth/lib/mta-sts.js";
-import type { DnsResolver } from "../relay/dns.ts";
+import type { DnsResolver } from "../domain/dns.ts";
 
 /** A fetched MTA-STS policy (RFC 8461 §3.2) of one recipient domain. */
 export interface StsPolicy {

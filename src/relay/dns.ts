@@ -1,38 +1,7 @@
 import { Resolver } from "node:dns/promises";
+import type { DnsResolver } from "../domain/dns.ts";
 
-export interface MxRecord {
-  exchange: string;
-  priority: number;
-}
-
-/**
- * The DNS questions the relay asks, injectable so tests answer any record. Failures reject
- * with an Error whose `code` is node's (ENOTFOUND = NXDOMAIN, ENODATA = no such record,
- * ESERVFAIL, ETIMEOUT, ...): see classifyDnsError.
- */
-export interface DnsResolver {
-  resolveMx(domain: string): Promise<MxRecord[]>;
-  resolve4(host: string): Promise<string[]>;
-  resolve6(host: string): Promise<string[]>;
-  /** TXT records, each as its character strings (node's shape); MTA-STS and TLS-RPT discovery. */
-  resolveTxt(name: string): Promise<string[][]>;
-}
-
-/** nxdomain: the name does not exist (permanent); nodata: it exists without that record; temporary: ask again later. */
-export type DnsFailure = "nxdomain" | "nodata" | "temporary";
-
-export function classifyDnsError(err: unknown): DnsFailure {
-  const code = err && typeof err === "object" && "code" in err ? String(err.code) : "";
-  if (code === "ENOTFOUND") return "nxdomain";
-  if (code === "ENODATA") return "nodata";
-  // SERVFAIL, timeouts, refused, connection trouble: nothing is known about the name yet.
-  return "temporary";
-}
-
-/** An error shaped like node's, for injected resolvers (tests). */
-export function dnsError(code: "ENOTFOUND" | "ENODATA" | "ESERVFAIL" | "ETIMEOUT", name: string): Error {
-  return Object.assign(new Error(`${code} ${name}`), { code, hostname: name });
-}
+// The resolver contract (DnsResolver, classifyDnsError) is src/domain/dns.ts; this is its system implementation.
 
 export interface SystemResolverOptions {
   /** Server IPs ("1.1.1.1", "[2001:db8::1]:53"); empty = the system's. */

@@ -2,7 +2,7 @@ import type { Random } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import { liveMembers } from "../cluster/members.ts";
 import type { MemberCredentials } from "../cluster/member-credentials.ts";
-import type { DnsResolver } from "./dns.ts";
+import type { DnsResolver } from "../domain/dns.ts";
 import type { StsLookup } from "../mta-sts/policy-cache.ts";
 import type { TlsFailureType, TlsReportPolicy } from "../tls-report/results.ts";
 import { findRoute, parseHostPort, RouteError, type HostPort, type RouteTls } from "./routes-store.ts";

@@ -9,7 +9,7 @@ import { coerceError } from "../util/errors.ts";
 import { type HopShaping, type Shaper, ShapingDenied } from "../shaping/shaper.ts";
 import { memberCredentials, type MemberCredentials } from "../cluster/member-credentials.ts";
 import { ConnectionPool, type Lease } from "./connection-pool.ts";
-import type { DnsResolver } from "./dns.ts";
+import type { DnsResolver } from "../domain/dns.ts";
 import { KeyedLimiter } from "./limiter.ts";
 import { chooseNextHop, type NextHop } from "./next-hop.ts";
 import { localReply } from "./smtp-reply.ts";

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import type { Random, SmtpReply } from "../domain/types.ts";
-import { classifyDnsError, type DnsResolver, type MxRecord } from "./dns.ts";
+import { classifyDnsError, type DnsResolver, type MxRecord } from "../domain/dns.ts";
 import { localReply } from "./smtp-reply.ts";
 
 /** One address to try: the IP to connect to, and the name it goes by (TLS SNI, Remote-MTA). */

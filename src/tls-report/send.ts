@@ -3,7 +3,7 @@ import type { AppContext } from "../app-context.ts";
 import { num, queryRows, str, ts } from "../db/rows.ts";
 import { postmasterAddress } from "../dsn/generate.ts";
 import { submitMemberMail } from "../member-mail/submit.ts";
-import { classifyDnsError, type DnsResolver } from "../relay/dns.ts";
+import { classifyDnsError, type DnsResolver } from "../domain/dns.ts";
 import { coerceError } from "../util/errors.ts";
 import { composeReportMail } from "./compose.ts";
 import { utcDay } from "./recorder.ts";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifyDnsError, createSystemResolver, dnsError, parseDnsServers } from "../../src/relay/dns.ts";
+import { classifyDnsError, dnsError } from "../../src/domain/dns.ts";
+import { createSystemResolver, parseDnsServers } from "../../src/relay/dns.ts";
 import { orderMx, resolveHostTargets, resolveMxTargets } from "../../src/relay/targets.ts";
 import { fakeDns } from "./fake-dns.ts";
 

@@ -1,4 +1,4 @@
-import { dnsError, type DnsResolver, type MxRecord } from "../../src/relay/dns.ts";
+import { dnsError, type DnsResolver, type MxRecord } from "../../src/domain/dns.ts";
 
 type Answer<T> = T | "SERVFAIL" | "TIMEOUT";
 
