@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import type { Config } from "./config.ts";
 import type { Directory } from "./accounts/directory.ts";
+import type { InProcessBackend } from "./backend/registry.ts";
 import type { Clock, Random } from "./domain/types.ts";
 import type { Db } from "./db/db.ts";
 import type { Storage } from "./db/storage.ts";
@@ -29,6 +30,8 @@ export interface AppContext {
   ping(): Promise<void>;
   /** Route groups to mount on the HTTP app (admin API, delivery channel, WebAdmin). */
   httpMounts: Array<(app: Hono) => void>;
+  /** The backend component of this process, when it runs one: local delivery calls it directly. */
+  inProcessBackend: InProcessBackend;
   /**
    * Wakes this member's queue worker in process; false when it runs none. Submitters use it
    * instead of a NOTIFY round trip for work only this member processes.

@@ -6,6 +6,7 @@ import type { Clock, Random } from "./domain/types.ts";
 import type { Storage } from "./db/storage.ts";
 import { migrate } from "./db/migrate.ts";
 import { Directory } from "./accounts/directory.ts";
+import { InProcessBackend } from "./backend/registry.ts";
 import { loadSettings, type Settings } from "./cluster/settings.ts";
 import { Membership } from "./cluster/membership.ts";
 import { ClusterView } from "./cluster/cluster-view.ts";
@@ -80,6 +81,7 @@ export class Member {
         await db.execute(sql`SELECT 1`);
       },
       httpMounts: [],
+      inProcessBackend: new InProcessBackend(),
       cluster: this.view,
       nudgeLocalWorker: () => {
         this.worker?.nudge();

@@ -6,7 +6,6 @@ import type { AccountRuleRunner } from "./account-rules.ts";
 import { mountDeliveryChannel } from "./channel-server.ts";
 import { clusterSecret } from "../cluster/cluster-secret.ts";
 import { BackendDelivery } from "./deliver.ts";
-import { registerInProcessBackend, unregisterInProcessBackend } from "./registry.ts";
 import { engineRuleRunner } from "../rules/backend-runner.ts";
 
 export interface BackendComponentOptions {
@@ -38,7 +37,7 @@ export class BackendComponent implements Component {
       this.options.rules ??
       engineRuleRunner({ onInvalid: (where, err) => ctx.logger.warn({ where, err: err.message }, "stored rule set does not validate; skipped") });
     this.delivery = new BackendDelivery(ctx, ownership, rules);
-    registerInProcessBackend(ctx, this.delivery);
+    ctx.inProcessBackend.register(this.delivery);
     ctx.httpMounts.push(mountDeliveryChannel(ctx, () => clusterSecret(ctx), this.delivery));
   }
 
@@ -67,7 +66,7 @@ export class BackendComponent implements Component {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.maintaining;
-    if (this.ctx) unregisterInProcessBackend(this.ctx);
+    this.ctx?.inProcessBackend.unregister();
     await this.delivery?.drain(10_000);
     await this.delivery?.ownership.releaseAll();
   }
@@ -76,7 +75,7 @@ export class BackendComponent implements Component {
   crash(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (this.ctx) unregisterInProcessBackend(this.ctx);
+    this.ctx?.inProcessBackend.unregister();
     this.delivery?.ownership.forget();
   }
 }

@@ -1,6 +1,5 @@
 import type { AppContext } from "../app-context.ts";
 import type { DirectoryAccount } from "../accounts/directory.ts";
-import type { Executor } from "../db/db.ts";
 import { coerceError } from "../util/errors.ts";
 import { prependHeaders } from "../util/headers.ts";
 import { type AccountRuleRunner, defaultAccountRuleRunner, planActions, type RulePlan, validFolderName } from "./account-rules.ts";
@@ -8,23 +7,8 @@ import type { AccountOwnership, OpenResult } from "./account-owner.ts";
 import type { ChannelAnswer, ChannelEnvelope, ChannelRecipient } from "./channel-protocol.ts";
 import { alreadyRedirectedBy, submitForward, submitRedirect, submitVacation } from "./generated-mail.ts";
 import { header, type Headers, parseHeaders } from "./headers.ts";
+import type { DeliverBatchOptions, DeliveryItem, LocalBackend } from "./registry.ts";
 import { type StoreEntry, type StoreResult, storeBatch } from "./mailbox-store.ts";
-
-export interface DeliveryItem {
-  envelope: ChannelEnvelope;
-  content: Uint8Array;
-}
-
-export interface DeliverBatchOptions {
-  /**
-   * Called inside the store transaction with every answer that is final by then (all but
-   * those waiting on a redirect being submitted): the caller's writes there (the queue
-   * outcomes, when this backend is the queue's own process) commit with the mailbox rows.
-   */
-  onStored?: (tx: Executor, answers: readonly ChannelAnswer[]) => Promise<void>;
-  /** Called once that transaction committed (what onStored wrote is then durable). */
-  onCommitted?: () => void;
-}
 
 /** One message for one account, through the steps of a batch. */
 interface Job {
@@ -51,7 +35,7 @@ function answer(r: ChannelRecipient, status: ChannelAnswer["status"], code: numb
  * Account-Level Rules, store, answer. It never enqueues the message itself; only mail the
  * rules generate (redirect, forward, vacation) goes to the queue as new messages.
  */
-export class BackendDelivery {
+export class BackendDelivery implements LocalBackend {
   private inFlight = 0;
   private readonly drained: Array<() => void> = [];
 

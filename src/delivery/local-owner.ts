@@ -1,6 +1,5 @@
 import type { AppContext } from "../app-context.ts";
 import type { ChannelAnswer, ChannelRecipient } from "../backend/channel-protocol.ts";
-import { inProcessBackend } from "../backend/registry.ts";
 import { readAccountLeases, rendezvousOwner } from "../cluster/account-leases.ts";
 import { liveMembers } from "../cluster/members.ts";
 import type { Expansion } from "./local-expand.ts";
@@ -24,7 +23,7 @@ export const temporary = (rc: ChannelRecipient, text: string, code = 451, enhanc
 async function liveBackends(ctx: AppContext): Promise<Map<string, string>> {
   const rows = ctx.cluster ? ctx.cluster.live() : await liveMembers(ctx.db, ctx.clock.now(), ctx.settings().member_timeout_seconds);
   const backends = new Map(rows.filter((m) => m.roles.includes("backend") && m.httpUrl).map((m) => [m.name, m.httpUrl as string]));
-  if (inProcessBackend(ctx) && !backends.has(ctx.config.memberName)) backends.set(ctx.config.memberName, "");
+  if (ctx.inProcessBackend.get() && !backends.has(ctx.config.memberName)) backends.set(ctx.config.memberName, "");
   return backends;
 }
 
@@ -37,7 +36,7 @@ export async function resolveOwners(ctx: AppContext, expansions: readonly Expans
   const plan: OwnerPlan = { backends: await liveBackends(ctx), groups: new Map(), answers: [] };
   const { backends } = plan;
   const me = ctx.config.memberName;
-  const ownership = inProcessBackend(ctx)?.ownership ?? null;
+  const ownership = ctx.inProcessBackend.get()?.ownership ?? null;
   const ask = new Set<string>();
   for (const e of expansions) {
     if (e.outcome) continue;

@@ -1,6 +1,5 @@
 import type { AppContext } from "../app-context.ts";
 import type { ChannelAnswer, ChannelEnvelope, ChannelRecipient } from "../backend/channel-protocol.ts";
-import { inProcessBackend } from "../backend/registry.ts";
 import type { Executor } from "../db/db.ts";
 import type { ClaimedRecipient, RecipientOutcome } from "../domain/delivery.ts";
 import { deferred } from "../domain/outcome.ts";
@@ -86,7 +85,7 @@ export const deliverLocal: BatchTransport = async (ctx, recipients, recorder) =>
   const call = async (member: string, rcpts: ChannelRecipient[], withRecorder: boolean): Promise<ChannelAnswer[]> => {
     try {
       if (member === me) {
-        const self = inProcessBackend(ctx);
+        const self = ctx.inProcessBackend.get();
         if (self) {
           ctx.metrics.inc("mailcluster_local_channel_calls_total", "Delivery-channel calls", { path: "direct" });
           return await self.deliverBatch(itemsFor(rcpts), withRecorder ? { onStored, onCommitted } : {});

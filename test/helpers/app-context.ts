@@ -1,5 +1,6 @@
 import { Directory } from "../../src/accounts/directory.ts";
 import type { AppContext } from "../../src/app-context.ts";
+import { InProcessBackend } from "../../src/backend/registry.ts";
 import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import type { Storage } from "../../src/db/storage.ts";
@@ -39,5 +40,6 @@ export function testAppContext(storage: Storage, o: TestContextOptions = {}): Ap
     settings: typeof settings === "function" ? settings : () => settings,
     ping: o.ping ?? (async () => {}),
     httpMounts: [],
+    inProcessBackend: new InProcessBackend(),
   };
 }
