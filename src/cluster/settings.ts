@@ -2,6 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Executor } from "../db/db.ts";
 import { settings } from "../db/schema/index.ts";
 import { BOUNCE_CLASSES, isBounceClass } from "../domain/bounce-class.ts";
+import { UserError } from "../domain/user-error.ts";
 
 /**
  * Cluster-wide settings with their defaults. Stored in the settings table (JSON values) so
@@ -150,19 +151,93 @@ export async function loadSettings(db: Executor): Promise<Settings> {
   return merged as Settings;
 }
 
-/** Validate against the default's type so a typo cannot silently break the cluster. */
-export async function setSetting(db: Executor, key: string, value: unknown): Promise<void> {
+/** What is wrong with a value, said after `setting "<key>"`; null when it is acceptable. */
+type Check = (value: unknown) => string | null;
+
+/** A number that is finite and not negative: every numeric setting is a count, a duration or a fraction. */
+const count: Check = (v) => (typeof v !== "number" || !Number.isFinite(v) ? "takes a number" : v < 0 ? "must not be negative" : null);
+const flag: Check = (v) => (typeof v === "boolean" ? null : "takes a boolean");
+const text: Check = (v) => (typeof v === "string" ? null : "takes a string");
+/** Comma-separated bounce classes: a misspelt class would silently never match. */
+const bounceClasses: Check = (v) => {
+  if (typeof v !== "string") return "takes a string";
+  const unknown = v.split(",").map((c) => c.trim()).filter((c) => c !== "" && !isBounceClass(c));
+  return unknown.length > 0 ? `has an unknown bounce class ${unknown.join(", ")}; known: ${BOUNCE_CLASSES.join(", ")}` : null;
+};
+
+/**
+ * How each setting is validated before it is stored. Typed over every key, so a new setting
+ * does not compile without saying what it accepts.
+ */
+export const SETTING_CHECKS: { readonly [K in SettingKey]: Check } = {
+  retry_initial_seconds: count,
+  retry_max_seconds: count,
+  retry_jitter: count,
+  queue_lifetime_seconds: count,
+  retention_seconds: count,
+  member_timeout_seconds: count,
+  heartbeat_interval_seconds: count,
+  queue_lease_seconds: count,
+  queue_poll_interval_ms: count,
+  queue_claim_batch: count,
+  account_lease_seconds: count,
+  account_idle_seconds: count,
+  delivery_channel_max_bytes: count,
+  delivery_channel_window_seconds: count,
+  quota_temporary: flag,
+  forwarding_server: text,
+  dns_servers: text,
+  relay_connect_timeout_ms: count,
+  relay_greeting_timeout_ms: count,
+  relay_data_timeout_ms: count,
+  relay_idle_ms: count,
+  relay_mx_port: count,
+  relay_destination_concurrency: count,
+  relay_destination_messages_per_minute: count,
+  relay_destination_connections_per_minute: count,
+  relay_shaping: flag,
+  relay_shaping_lease_seconds: count,
+  relay_shaping_wait_ms: count,
+  relay_shaping_rate_limited_seconds: count,
+  relay_require_tls: flag,
+  mta_sts_enabled: flag,
+  tls_rpt_enabled: flag,
+  tls_rpt_organization: text,
+  delay_dsn_after_seconds: count,
+  dsn_postmaster: text,
+  suppression_auto_classes: bounceClasses,
+  suppression_expiry_seconds: count,
+  primary_domain: text,
+  max_message_bytes: count,
+  max_recipients: count,
+  smtp_max_connections: count,
+  smtp_max_connections_per_ip: count,
+  smtp_idle_timeout_seconds: count,
+  smtp_shutdown_grace_seconds: count,
+  smtp_greeting_delay_ms: count,
+  trusted_networks: text,
+  relay_trust_member_addresses: flag,
+  smtp_auth_max_failures: count,
+  smtp_auth_failure_delay_ms: count,
+  smtp_auth_lockout_seconds: count,
+  allow_insecure_auth: flag,
+  smtp_recipient_cache_seconds: count,
+  smtp_proxy_protocol_from: text,
+  inbound_auth_results: flag,
+  inbound_auth_timeout_ms: count,
+};
+
+/** The value checked by its setting's rule; a SettingError (400) naming the problem otherwise. */
+export function validateSetting(key: string, value: unknown): SettingKey {
   if (!isSettingKey(key)) throw new SettingError(`unknown setting "${key}"`);
-  const expected = typeof DEFAULT_SETTINGS[key];
-  if (typeof value !== expected || (typeof value === "number" && !Number.isFinite(value))) {
-    throw new SettingError(`setting "${key}" takes a ${expected}`);
-  }
-  if (typeof value === "number" && value < 0) throw new SettingError(`setting "${key}" must not be negative`);
-  if (key === "suppression_auto_classes" && typeof value === "string") {
-    // A misspelt class would silently never suppress.
-    const unknown = value.split(",").map((c) => c.trim()).filter((c) => c !== "" && !isBounceClass(c));
-    if (unknown.length > 0) throw new SettingError(`setting "${key}": unknown bounce class ${unknown.join(", ")}; known: ${BOUNCE_CLASSES.join(", ")}`);
-  }
+  const problem = SETTING_CHECKS[key](value);
+  if (problem !== null) throw new SettingError(`setting "${key}" ${problem}`);
+  return key;
+}
+
+/** Validated first (validateSetting), so a typo cannot silently break the cluster. */
+export async function setSetting(db: Executor, key: string, value: unknown): Promise<void> {
+  validateSetting(key, value);
   await db
     .insert(settings)
     .values({ key, value })
@@ -174,6 +249,10 @@ export async function resetSetting(db: Executor, key: string): Promise<void> {
   await db.delete(settings).where(eq(settings.key, key));
 }
 
-export class SettingError extends Error {
+/** A setting that does not exist or a value it does not take: the caller's mistake, 400. */
+export class SettingError extends UserError {
   override name = "SettingError";
+  constructor(message: string) {
+    super(message, 400);
+  }
 }

@@ -7,7 +7,7 @@ import { mailboxFolders, mailboxMessages } from "../../src/db/schema/index.ts";
 import { resolveAdminToken } from "../../src/http/admin/token.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, issuePaths, items, TOKEN } from "./helpers.ts";
+import { adminApp, call, issuePaths, items, TOKEN } from "../helpers/admin-app.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];
@@ -174,6 +174,14 @@ describe("members and settings", () => {
     expect((await loadSettings(tdb.storage.db)).queue_poll_interval_ms).toBe(250);
     const wrongType = await call(app, "PUT", "/settings/queue_poll_interval_ms", { value: "fast" });
     expect(wrongType.status).toBe(400);
+    expect(wrongType.body).toEqual({ error: 'setting "queue_poll_interval_ms" takes a number' });
+    // Every setting goes through its check in the table, with the check's own message.
+    expect((await call(app, "PUT", "/settings/queue_poll_interval_ms", { value: -5 })).body).toEqual({ error: 'setting "queue_poll_interval_ms" must not be negative' });
+    expect((await call(app, "PUT", "/settings/relay_require_tls", { value: "yes" })).body).toEqual({ error: 'setting "relay_require_tls" takes a boolean' });
+    expect((await call(app, "PUT", "/settings/dns_servers", { value: 53 })).body).toEqual({ error: 'setting "dns_servers" takes a string' });
+    const badClass = await call(app, "PUT", "/settings/suppression_auto_classes", { value: "bad_mailbox,spam" });
+    expect(badClass.status).toBe(400);
+    expect(badClass.body).toEqual({ error: expect.stringMatching(/^setting "suppression_auto_classes" has an unknown bounce class spam; known: .*bad_mailbox/) });
     expect(issuePaths((await call(app, "PUT", "/settings/queue_poll_interval_ms", {})).body)).toEqual(["value"]);
     expect((await call(app, "PUT", "/settings/no_such_key", { value: 1 })).status).toBe(404);
     expect((await loadSettings(tdb.storage.db)).queue_poll_interval_ms).toBe(250);

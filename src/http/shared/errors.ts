@@ -1,7 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { SettingError } from "../../cluster/settings.ts";
 import { type FieldIssue, UserError } from "../../domain/user-error.ts";
 import { coerceError } from "../../util/errors.ts";
 import type { Logger } from "../../util/logger.ts";
@@ -28,7 +27,6 @@ export class ApiError extends Error {
 export function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
   if (err instanceof UserError) return new ApiError(err.status, err.message, [...err.issues]);
-  if (err instanceof SettingError) return new ApiError(400, err.message);
   // Hono's own (malformed JSON body and the like).
   if (err instanceof HTTPException) return new ApiError(err.status, err.message || "bad request");
   return null;
