@@ -4,7 +4,7 @@ import { attempts } from "../../src/db/schema/index.ts";
 import { recordQueueDepth } from "../../src/queue/depth-history.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, issuePaths, items, TOKEN } from "./helpers.ts";
+import { adminApp, call, issuePaths, items, TOKEN } from "../helpers/admin-app.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];

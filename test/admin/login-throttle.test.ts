@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Hono } from "hono";
+import type { Hono } from "hono";
 import { detectRuntime } from "../../adapters/runtime/index.ts";
-import { mountAdminApi } from "../../src/http/admin/api.ts";
-import type { AdminDeps } from "../../src/http/shared/deps.ts";
 import { LoginThrottle } from "../../src/http/shared/login-throttle.ts";
-import { mountWebAdmin } from "../../src/http/webadmin/app.ts";
 import { ManualClock } from "../../src/util/clock.ts";
-import { silentLogger } from "../../src/util/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { TOKEN } from "./helpers.ts";
+import { adminApp, TOKEN } from "../helpers/admin-app.ts";
 
 // Wrong admin tokens are throttled per client address: after 10 the address gets 429 with
 // Retry-After (API and WebAdmin login share the count), other addresses are not affected.
@@ -22,12 +18,7 @@ afterAll(async () => {
 });
 
 function build() {
-  const clock = new ManualClock(Date.UTC(2026, 5, 1, 12));
-  const deps: AdminDeps = { db: tdb.storage.db, clock, logger: silentLogger, token: TOKEN, throttle: new LoginThrottle(clock, { maxFailures: 10, lockoutSeconds: 300 }) };
-  const app = new Hono();
-  mountAdminApi(app, deps);
-  mountWebAdmin(app, deps);
-  return { app, clock };
+  return adminApp(tdb.storage.db, new ManualClock(Date.UTC(2026, 5, 1, 12)), { throttle: (clock) => new LoginThrottle(clock, { maxFailures: 10, lockoutSeconds: 300 }) });
 }
 
 /** What @hono/node-server hands the fetch handler: the IncomingMessage, whose socket knows the peer. */

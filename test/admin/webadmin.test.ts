@@ -5,9 +5,7 @@ import { num, queryRows, str } from "../../src/db/rows.ts";
 import { attempts, mailboxFolders, mailboxMessages } from "../../src/db/schema/index.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, TOKEN } from "./helpers.ts";
-
-const ORIGIN = "http://localhost";
+import { adminApp, browse as request, type BrowseInit, TOKEN } from "../helpers/admin-app.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];
@@ -18,14 +16,9 @@ function form(fields: Record<string, string>): URLSearchParams {
   return new URLSearchParams(fields);
 }
 
-/** A browser-like request: same origin, the session cookie once logged in. */
-function browse(path: string, init: { method?: string; body?: URLSearchParams; cookie?: string | null; origin?: string | null } = {}) {
-  const headers: Record<string, string> = {};
-  const c = init.cookie === undefined ? cookie : init.cookie;
-  if (c) headers.cookie = c;
-  if (init.origin !== null) headers.origin = init.origin ?? ORIGIN;
-  if (init.body) headers["content-type"] = "application/x-www-form-urlencoded";
-  return app.request(`${ORIGIN}${path}`, { method: init.method ?? (init.body ? "POST" : "GET"), headers, body: init.body });
+/** A browser-like request: same origin, the session cookie once logged in (never the bearer token). */
+function browse(path: string, init: Omit<BrowseInit, "token" | "cookie"> & { cookie?: string | null } = {}) {
+  return request(app, path, { ...init, token: null, cookie: (init.cookie === undefined ? cookie : init.cookie) ?? undefined });
 }
 
 const recipientState = async (address: string) => str((await queryRows(tdb.storage.db, sql`SELECT state FROM recipients WHERE address = ${address}`))[0].state);

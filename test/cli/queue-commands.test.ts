@@ -8,7 +8,7 @@ import { settingDescriptions } from "../../src/cli/setting-descriptions.ts";
 import { DEFAULT_SETTINGS } from "../../src/cluster/settings.ts";
 import { num, queryRows, str } from "../../src/db/rows.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
-import { adminApp, call } from "../admin/helpers.ts";
+import { adminApp, call } from "../helpers/admin-app.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 
 let tdb: TestDatabase;

@@ -6,7 +6,7 @@ import { memberMode } from "../../src/cli/commands/member-mode.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { runCli } from "../helpers/spawn.ts";
-import { adminApp, call } from "../admin/helpers.ts";
+import { adminApp, call } from "../helpers/admin-app.ts";
 
 describe("changing a member's submit mode", () => {
   let tdb: TestDatabase;

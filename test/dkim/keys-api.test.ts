@@ -11,7 +11,7 @@ import { type DkimKeyGenerator, nodeKeyGenerator } from "../../src/dkim/keys.ts"
 import { DkimKeyring } from "../../src/dkim/keyring.ts";
 import { loadSigningKeys } from "../../src/dkim/store.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, items } from "../admin/helpers.ts";
+import { adminApp, call, items } from "../helpers/admin-app.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];

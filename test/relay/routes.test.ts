@@ -4,7 +4,7 @@ import { routeAdd, routeList, routeRemove } from "../../src/cli/commands/route.t
 import { num, queryRows } from "../../src/db/rows.ts";
 import { findRoute, parseHostList, parseHostPort, RouteError, setRoute } from "../../src/relay/routes-store.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call } from "../admin/helpers.ts";
+import { adminApp, call } from "../helpers/admin-app.ts";
 
 describe("relay routes: store, CLI and /api/v1/routes", () => {
   let tdb: TestDatabase;

@@ -13,7 +13,7 @@ import type { TlsReportPolicy } from "../../src/tls-report/results.ts";
 import { runTlsReportPass } from "../../src/tls-report/send.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call } from "../admin/helpers.ts";
+import { adminApp, call } from "../helpers/admin-app.ts";
 import { testContext } from "./context.ts";
 import { fakeDns } from "./fake-dns.ts";
 

@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addAccount, addDomain } from "../../src/accounts/store.ts";
 import type { Storage } from "../../src/db/storage.ts";
-import { adminApp, call } from "../admin/helpers.ts";
+import { adminApp, call } from "../helpers/admin-app.ts";
 import { createPgliteDatabase } from "../helpers/pglite.ts";
 
 const folderRules = { rules: [{ conditions: [{ field: "subject", op: "contains", value: "x" }], actions: [{ type: "folder", folder: "X" }] }] };

@@ -4,7 +4,7 @@ import { destinationsClear, destinationsLimit, destinationsList, destinationsSus
 import { date, queryRows } from "../../src/db/rows.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, TOKEN } from "../admin/helpers.ts";
+import { adminApp, browse, call } from "../helpers/admin-app.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
 let tdb: TestDatabase;
@@ -132,12 +132,7 @@ describe("mailcluster destinations (CLI commands)", () => {
 });
 
 describe("WebAdmin Destinations page", () => {
-  const web = (path: string, body?: Record<string, string>) =>
-    app.request(`http://localhost${path}`, {
-      method: body ? "POST" : "GET",
-      headers: { authorization: `Bearer ${TOKEN}`, origin: "http://localhost", ...(body ? { "content-type": "application/x-www-form-urlencoded" } : {}) },
-      body: body ? new URLSearchParams(body) : undefined,
-    });
+  const web = (path: string, body?: Record<string, string>) => browse(app, path, body ? { body: new URLSearchParams(body) } : {});
 
   it("shows suspensions and limits, suspends, lifts, refuses bad input", async () => {
     const suspended = await web("/admin/destinations/suspend", { destination: "far.test", seconds: "120", reason: "" });
