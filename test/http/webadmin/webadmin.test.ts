@@ -1,11 +1,11 @@
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerMember } from "../../src/cluster/members.ts";
-import { num, queryRows, str } from "../../src/db/rows.ts";
-import { attempts, mailboxFolders, mailboxMessages } from "../../src/db/schema/index.ts";
-import { submitMessage } from "../../src/queue/submit.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, browse as request, type BrowseInit, TOKEN } from "../helpers/admin-app.ts";
+import { registerMember } from "../../../src/cluster/members.ts";
+import { num, queryRows, str } from "../../../src/db/rows.ts";
+import { attempts, mailboxFolders, mailboxMessages } from "../../../src/db/schema/index.ts";
+import { submitMessage } from "../../../src/queue/submit.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/postgres.ts";
+import { adminApp, browse as request, type BrowseInit, TOKEN } from "../../helpers/admin-app.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];

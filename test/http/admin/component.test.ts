@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AppContext } from "../../src/app-context.ts";
-import { DEFAULT_SETTINGS } from "../../src/cluster/settings.ts";
-import { loadConfig } from "../../src/config.ts";
-import { adminComponent } from "../../src/http/admin/component.ts";
-import { resolveAdminToken } from "../../src/http/admin/token.ts";
-import { createHttpApp } from "../../src/http/app.ts";
-import { ManualClock, systemRandom } from "../../src/util/clock.ts";
-import { silentLogger } from "../../src/util/logger.ts";
-import { testAppContext } from "../helpers/app-context.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
+import type { AppContext } from "../../../src/app-context.ts";
+import { DEFAULT_SETTINGS } from "../../../src/cluster/settings.ts";
+import { loadConfig } from "../../../src/config.ts";
+import { adminComponent } from "../../../src/http/admin/component.ts";
+import { resolveAdminToken } from "../../../src/http/admin/token.ts";
+import { createHttpApp } from "../../../src/http/app.ts";
+import { ManualClock, systemRandom } from "../../../src/util/clock.ts";
+import { silentLogger } from "../../../src/util/logger.ts";
+import { testAppContext } from "../../helpers/app-context.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/postgres.ts";
 
 let tdb: TestDatabase;
 

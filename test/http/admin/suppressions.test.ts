@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
-import { num, queryRows } from "../../src/db/rows.ts";
-import { parseCsv, suppressionsFromCsv } from "../../src/suppression/csv.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, issuePaths, items, TOKEN } from "../helpers/admin-app.ts";
+import { num, queryRows } from "../../../src/db/rows.ts";
+import { parseCsv, suppressionsFromCsv } from "../../../src/suppression/csv.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/postgres.ts";
+import { adminApp, call, issuePaths, items, TOKEN } from "../../helpers/admin-app.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];

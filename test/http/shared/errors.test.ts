@@ -1,13 +1,13 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { AccountError } from "../../src/accounts/store.ts";
-import { SubmitModeError } from "../../src/cluster/submit-mode.ts";
-import { UserError } from "../../src/domain/user-error.ts";
-import { errorHandler } from "../../src/http/shared/errors.ts";
-import { RuleSetError } from "../../src/rules/validate.ts";
-import { ShapingInputError } from "../../src/shaping/rules.ts";
-import { SuppressionError } from "../../src/suppression/store.ts";
-import { silentLogger } from "../../src/util/logger.ts";
+import { AccountError } from "../../../src/accounts/store.ts";
+import { SubmitModeError } from "../../../src/cluster/submit-mode.ts";
+import { UserError } from "../../../src/domain/user-error.ts";
+import { errorHandler } from "../../../src/http/shared/errors.ts";
+import { RuleSetError } from "../../../src/rules/validate.ts";
+import { ShapingInputError } from "../../../src/shaping/rules.ts";
+import { SuppressionError } from "../../../src/suppression/store.ts";
+import { silentLogger } from "../../../src/util/logger.ts";
 
 /** An app whose one route throws the given error, answered by the admin API's error handler. */
 function answer(err: Error): Promise<Response> {

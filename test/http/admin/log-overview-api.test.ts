@@ -1,10 +1,10 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attempts } from "../../src/db/schema/index.ts";
-import { recordQueueDepth } from "../../src/queue/depth-history.ts";
-import { submitMessage } from "../../src/queue/submit.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, issuePaths, items, TOKEN } from "../helpers/admin-app.ts";
+import { attempts } from "../../../src/db/schema/index.ts";
+import { recordQueueDepth } from "../../../src/queue/depth-history.ts";
+import { submitMessage } from "../../../src/queue/submit.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/postgres.ts";
+import { adminApp, call, issuePaths, items, TOKEN } from "../../helpers/admin-app.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];

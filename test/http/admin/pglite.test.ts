@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Storage } from "../../src/db/storage.ts";
-import { submitMessage } from "../../src/queue/submit.ts";
-import { createPgliteDatabase } from "../helpers/pglite.ts";
-import { adminApp, call, items } from "../helpers/admin-app.ts";
+import type { Storage } from "../../../src/db/storage.ts";
+import { submitMessage } from "../../../src/queue/submit.ts";
+import { createPgliteDatabase } from "../../helpers/pglite.ts";
+import { adminApp, call, items } from "../../helpers/admin-app.ts";
 
 // The zero-set-up default runs on embedded PGlite: the admin SQL must work there as well.
 describe("admin API on PGlite", () => {

@@ -1,9 +1,9 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { num, queryRows } from "../../src/db/rows.ts";
-import { findRoute } from "../../src/relay/routes-store.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, browse } from "../helpers/admin-app.ts";
+import { num, queryRows } from "../../../src/db/rows.ts";
+import { findRoute } from "../../../src/relay/routes-store.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/postgres.ts";
+import { adminApp, browse } from "../../helpers/admin-app.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAdminApi } from "../../src/http/admin/api.ts";
-import { openApiPath } from "../../src/http/admin/openapi.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, TOKEN } from "../helpers/admin-app.ts";
+import { createAdminApi } from "../../../src/http/admin/api.ts";
+import { openApiPath } from "../../../src/http/admin/openapi.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/postgres.ts";
+import { adminApp, call, TOKEN } from "../../helpers/admin-app.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];

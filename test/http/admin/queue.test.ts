@@ -1,11 +1,11 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { date, num, queryRows, str } from "../../src/db/rows.ts";
-import { claimRecipients } from "../../src/queue/claim.ts";
-import { recordOutcomes } from "../../src/queue/record-outcomes.ts";
-import { submitMessage } from "../../src/queue/submit.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, issuePaths, items } from "../helpers/admin-app.ts";
+import { date, num, queryRows, str } from "../../../src/db/rows.ts";
+import { claimRecipients } from "../../../src/queue/claim.ts";
+import { recordOutcomes } from "../../../src/queue/record-outcomes.ts";
+import { submitMessage } from "../../../src/queue/submit.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/postgres.ts";
+import { adminApp, call, issuePaths, items } from "../../helpers/admin-app.ts";
 
 const policy = { initialSeconds: 300, maxSeconds: 4000, jitter: 0, lifetimeSeconds: 5 * 86400 };
 const noJitter = { next: () => 0.5 };

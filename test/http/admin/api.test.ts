@@ -1,13 +1,13 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerMember } from "../../src/cluster/members.ts";
-import { loadSettings } from "../../src/cluster/settings.ts";
-import { num, queryRows, str } from "../../src/db/rows.ts";
-import { mailboxFolders, mailboxMessages } from "../../src/db/schema/index.ts";
-import { resolveAdminToken } from "../../src/http/admin/token.ts";
-import { silentLogger } from "../../src/util/logger.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, issuePaths, items, TOKEN } from "../helpers/admin-app.ts";
+import { registerMember } from "../../../src/cluster/members.ts";
+import { loadSettings } from "../../../src/cluster/settings.ts";
+import { num, queryRows, str } from "../../../src/db/rows.ts";
+import { mailboxFolders, mailboxMessages } from "../../../src/db/schema/index.ts";
+import { resolveAdminToken } from "../../../src/http/admin/token.ts";
+import { silentLogger } from "../../../src/util/logger.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/postgres.ts";
+import { adminApp, call, issuePaths, items, TOKEN } from "../../helpers/admin-app.ts";
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof adminApp>["app"];

@@ -3,18 +3,18 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { detectRuntime } from "../../adapters/runtime/index.ts";
-import { setSetting } from "../../src/cluster/settings.ts";
-import { loadConfig } from "../../src/config.ts";
-import { date, num, queryRows, str } from "../../src/db/rows.ts";
-import { attempts } from "../../src/db/schema/index.ts";
-import { adminComponent } from "../../src/http/admin/component.ts";
-import { Member } from "../../src/member.ts";
-import { recordQueueDepth } from "../../src/queue/depth-history.ts";
-import { submitMessage } from "../../src/queue/submit.ts";
-import { silentLogger } from "../../src/util/logger.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { until } from "../helpers/until.ts";
+import { detectRuntime } from "../../../adapters/runtime/index.ts";
+import { setSetting } from "../../../src/cluster/settings.ts";
+import { loadConfig } from "../../../src/config.ts";
+import { date, num, queryRows, str } from "../../../src/db/rows.ts";
+import { attempts } from "../../../src/db/schema/index.ts";
+import { adminComponent } from "../../../src/http/admin/component.ts";
+import { Member } from "../../../src/member.ts";
+import { recordQueueDepth } from "../../../src/queue/depth-history.ts";
+import { submitMessage } from "../../../src/queue/submit.ts";
+import { silentLogger } from "../../../src/util/logger.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/postgres.ts";
+import { until } from "../../helpers/until.ts";
 
 /**
  * The WebAdmin in a real browser (Debian's Chromium, driven by playwright-core) against a real

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Hono } from "hono";
-import { detectRuntime } from "../../adapters/runtime/index.ts";
-import { LoginThrottle } from "../../src/http/shared/login-throttle.ts";
-import { ManualClock } from "../../src/util/clock.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, TOKEN } from "../helpers/admin-app.ts";
+import { detectRuntime } from "../../../adapters/runtime/index.ts";
+import { LoginThrottle } from "../../../src/http/shared/login-throttle.ts";
+import { ManualClock } from "../../../src/util/clock.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/postgres.ts";
+import { adminApp, TOKEN } from "../../helpers/admin-app.ts";
 
 // Wrong admin tokens are throttled per client address: after 10 the address gets 429 with
 // Retry-After (API and WebAdmin login share the count), other addresses are not affected.
