@@ -7,7 +7,7 @@ import type { StsLookup } from "../mta-sts/policy-cache.ts";
 import type { TlsFailureType, TlsReportPolicy } from "../tls-report/results.ts";
 import { findRoute, parseHostPort, RouteError, type HostPort, type RouteTls } from "./routes-store.ts";
 import { MAX_TARGETS, resolveHostTargets, resolveMxTargets, type Target, type TargetResolution } from "./targets.ts";
-import { localReply } from "./smtp-reply.ts";
+import { localReply } from "../domain/smtp-reply.ts";
 
 /** Where the recipients of one domain go next, and how to talk to it. */
 export interface NextHop {

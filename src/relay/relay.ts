@@ -12,7 +12,7 @@ import { ConnectionPool, type Lease } from "./connection-pool.ts";
 import type { DnsResolver } from "../domain/dns.ts";
 import { KeyedLimiter } from "./limiter.ts";
 import { chooseNextHop, type NextHop } from "./next-hop.ts";
-import { localReply } from "./smtp-reply.ts";
+import { localReply } from "../domain/smtp-reply.ts";
 import { targetLabel, type Target } from "./targets.ts";
 import { judgeSession, stsRefusesHost, verifyFailureReply } from "./tls-policy.ts";
 import type { MtaStsCache } from "../mta-sts/policy-cache.ts";

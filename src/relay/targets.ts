@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import type { Random, SmtpReply } from "../domain/types.ts";
 import { classifyDnsError, type DnsResolver, type MxRecord } from "../domain/dns.ts";
-import { localReply } from "./smtp-reply.ts";
+import { localReply } from "../domain/smtp-reply.ts";
 
 /** One address to try: the IP to connect to, and the name it goes by (TLS SNI, Remote-MTA). */
 export interface Target {

@@ -3,7 +3,7 @@ import { mxMatches } from "../mta-sts/policy.ts";
 import type { SessionTls, TlsSessionResult } from "../tls-report/results.ts";
 import { TlsVerifyError } from "./connection-pool.ts";
 import type { HopSts } from "./next-hop.ts";
-import { localReply } from "./smtp-reply.ts";
+import { localReply } from "../domain/smtp-reply.ts";
 import type { Target } from "./targets.ts";
 
 /**

@@ -1,7 +1,7 @@
 import type { NodemailerError } from "nodemailer/lib/errors";
 import type { DsnRet, SmtpReply } from "../domain/types.ts";
 import type { RelayConnection, RecipientDsn } from "./relay-connection.ts";
-import { localReply, parseSmtpReply } from "./smtp-reply.ts";
+import { localReply, parseSmtpReply } from "../domain/smtp-reply.ts";
 
 export interface TransactionInput {
   sender: string;

@@ -1,7 +1,7 @@
 import type { Settings } from "../cluster/settings.ts";
 import type { Executor } from "../db/db.ts";
 import type { Clock, SmtpReply } from "../domain/types.ts";
-import { localReply } from "../relay/smtp-reply.ts";
+import { localReply } from "../domain/smtp-reply.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
 import { defaultLimits, effectiveLimits, listLimits, type LimitOverride } from "./limits.ts";

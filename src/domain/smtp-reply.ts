@@ -1,4 +1,6 @@
-import type { SmtpReply } from "../domain/types.ts";
+// SMTP replies as values: a server's reply parsed, or one made up for trouble without one.
+// A leaf: the relay parses and makes them, shaping makes them for the destinations it holds back.
+import type { SmtpReply } from "./types.ts";
 
 const ENHANCED = /^([245]\.\d{1,3}\.\d{1,3})\s+/;
 
