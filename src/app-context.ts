@@ -8,6 +8,7 @@ import type { Storage } from "./db/storage.ts";
 import type { Settings } from "./cluster/settings.ts";
 import type { ClusterView } from "./cluster/cluster-view.ts";
 import type { Metrics } from "./metrics/registry.ts";
+import type { WorkerWakeUp } from "./queue/wake-up.ts";
 import type { Logger } from "./util/logger.ts";
 
 /**
@@ -37,6 +38,8 @@ export interface AppContext {
    * instead of a NOTIFY round trip for work only this member processes.
    */
   nudgeLocalWorker?: () => boolean;
+  /** Coalesced NOTIFYs to the queue workers after commits on `db` (one in flight at a time). */
+  wakeUp: WorkerWakeUp;
   /** Own submit mode and who is alive, refreshed with every heartbeat (absent in bare test contexts). */
   cluster?: ClusterView;
 }

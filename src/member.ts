@@ -14,6 +14,7 @@ import { ClusterCoordinator } from "./cluster/coordinator.ts";
 import { doneFromClaim, reportDone } from "./cluster/rule-invocations.ts";
 import { QueueWorker, type DeliveryHandler } from "./queue/worker.ts";
 import { QUEUE_CHANNEL } from "./queue/channel.ts";
+import { WorkerWakeUp } from "./queue/wake-up.ts";
 import { policyFromSettings } from "./queue/retry-schedule.ts";
 import { purgeExpired } from "./queue/purge.ts";
 import { QUEUE_DEPTH_TICK_MS, QueueDepthSampler } from "./queue/depth-history.ts";
@@ -87,6 +88,7 @@ export class Member {
         this.worker?.nudge();
         return this.worker !== null;
       },
+      wakeUp: new WorkerWakeUp(db),
     };
   }
 

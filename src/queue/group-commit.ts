@@ -5,7 +5,7 @@ import { bodyParts } from "./body.ts";
 import { insertMessages } from "./insert-messages.ts";
 import { submitMessage, validate } from "./submit.ts";
 import type { SubmitInput, SubmitResult } from "./submit-input.ts";
-import { wakeProcessors, type LocalWake } from "./wake-up.ts";
+import { type LocalWake, WorkerWakeUp } from "./wake-up.ts";
 
 export interface SubmitBatcherOptions {
   db: Db;
@@ -15,6 +15,8 @@ export interface SubmitBatcherOptions {
   maxBytes?: number;
   /** Nudge the local worker instead of a NOTIFY when a flush holds only this member's work. */
   localWake?: LocalWake;
+  /** The member's coalesced NOTIFYs (ctx.wakeUp); by default the batcher's own on `db`. */
+  wakeUp?: WorkerWakeUp;
   /** After each batch statement that committed, with how many messages it wrote (metrics). */
   onFlushed?: (messages: number) => void;
 }
@@ -59,12 +61,14 @@ export class SubmitBatcher {
   private flushing = false;
   private readonly maxMessages: number;
   private readonly maxBytes: number;
+  private readonly wakeUp: WorkerWakeUp;
   /** Statements the batcher ran and messages it wrote (metrics, tests). */
   readonly stats = { flushes: 0, messages: 0, retriedAlone: 0 };
 
   constructor(private readonly o: SubmitBatcherOptions) {
     this.maxMessages = o.maxMessages ?? DEFAULT_MAX_MESSAGES;
     this.maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.wakeUp = o.wakeUp ?? new WorkerWakeUp(o.db);
   }
 
   submit(input: SubmitInput): Promise<SubmitResult> {
@@ -137,6 +141,6 @@ export class SubmitBatcher {
   }
 
   private wake(batch: readonly Waiting[]): void {
-    wakeProcessors(this.o.db, new Set(batch.map((w) => w.input.processor)), this.o.localWake);
+    this.wakeUp.wakeProcessors(new Set(batch.map((w) => w.input.processor)), this.o.localWake);
   }
 }

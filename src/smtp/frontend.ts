@@ -55,6 +55,7 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
   // One group commit for all listeners: DATA completions from any session share statements.
   const batcher = new SubmitBatcher({
     db: ctx.db,
+    wakeUp: ctx.wakeUp,
     localWake: { member: config.memberName, nudge: () => ctx.nudgeLocalWorker?.() ?? false },
     onFlushed: (messages) => {
       ctx.metrics.inc("mailcluster_submit_group_commits_total", "Group-commit statements that committed");

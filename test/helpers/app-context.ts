@@ -6,6 +6,7 @@ import { type Config, loadConfig } from "../../src/config.ts";
 import type { Storage } from "../../src/db/storage.ts";
 import type { Clock, Random } from "../../src/domain/types.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
+import { WorkerWakeUp } from "../../src/queue/wake-up.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { type Logger, silentLogger } from "../../src/util/logger.ts";
 
@@ -41,5 +42,6 @@ export function testAppContext(storage: Storage, o: TestContextOptions = {}): Ap
     ping: o.ping ?? (async () => {}),
     httpMounts: [],
     inProcessBackend: new InProcessBackend(),
+    wakeUp: new WorkerWakeUp(storage.db),
   };
 }

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QUEUE_CHANNEL } from "../../src/queue/channel.ts";
+import { wakeWorkers, WorkerWakeUp } from "../../src/queue/wake-up.ts";
+import { openCountingStorage, type CountingStorage } from "../helpers/counting-storage.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
+import { until } from "../helpers/until.ts";
+
+let tdb: TestDatabase;
+let counting: CountingStorage;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  counting = openCountingStorage(tdb.url, 4);
+});
+afterAll(async () => {
+  await counting?.close();
+  await tdb?.drop();
+});
+
+const notifies = () => counting.statements.filter((q) => /pg_notify/.test(q)).length;
+
+describe("waking the queue workers", () => {
+  it("a WorkerWakeUp coalesces: a burst while one NOTIFY is in flight costs one follow-up, carrying the last payload", async () => {
+    counting.statements.length = 0;
+    const got: string[] = [];
+    const unlisten = await counting.listen(QUEUE_CHANNEL, (p) => got.push(p));
+    try {
+      const wakeUp = new WorkerWakeUp(counting.db);
+      for (let i = 0; i < 20; i++) wakeUp.wake(`p${i}`);
+      await until(() => got.includes("p19"), "the follow-up NOTIFY");
+      expect(notifies()).toBe(2);
+      expect(got.filter((p) => p.startsWith("p"))).toEqual(["p0", "p19"]);
+    } finally {
+      await unlisten();
+    }
+  });
+
+  it("two WorkerWakeUps keep their own state (one per member, none shared through the database handle)", async () => {
+    counting.statements.length = 0;
+    const a = new WorkerWakeUp(counting.db);
+    const b = new WorkerWakeUp(counting.db);
+    a.wake("a");
+    b.wake("b");
+    await until(() => notifies() === 2, "one NOTIFY from each");
+  });
+
+  it("in the caller's transaction (it says so) the NOTIFY is delivered at its COMMIT, and never after a rollback", async () => {
+    const got: string[] = [];
+    // Only this test's payloads: a NOTIFY of the tests before may still be on its way.
+    const mine = () => got.filter((p) => p === "in-tx" || p === "rolled-back");
+    const unlisten = await counting.listen(QUEUE_CHANNEL, (p) => got.push(p));
+    try {
+      await expect(
+        counting.db.transaction(async (tx) => {
+          await wakeWorkers(tx, "rolled-back", { inTransaction: true });
+          throw new Error("abort");
+        }),
+      ).rejects.toThrow("abort");
+      await counting.db.transaction(async (tx) => {
+        await wakeWorkers(tx, "in-tx", { inTransaction: true });
+        expect(mine()).toEqual([]);
+      });
+      await until(() => got.includes("in-tx"), "the NOTIFY after COMMIT");
+      expect(mine()).toEqual(["in-tx"]);
+    } finally {
+      await unlisten();
+    }
+  });
+
+  it("without a WorkerWakeUp, one NOTIFY now; with one, through it", async () => {
+    counting.statements.length = 0;
+    await wakeWorkers(counting.db, "");
+    expect(notifies()).toBe(1);
+    const wakeUp = new WorkerWakeUp(counting.db);
+    await wakeWorkers(counting.db, "x", { wakeUp });
+    await until(() => notifies() === 2, "the coalesced NOTIFY");
+  });
+});
