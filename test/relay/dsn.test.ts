@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRelayTransport } from "../../src/delivery/remote.ts";
 import { runDelayDsnPass, runFailureDsnPass } from "../../src/dsn/generate.ts";
 import { composeDsn, foldField, rfc5322Date } from "../../src/dsn/compose.ts";
@@ -7,13 +7,12 @@ import { num, queryRows, str } from "../../src/db/rows.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { Relay } from "../../src/relay/relay.ts";
 import type { EnvelopeRecipient } from "../../src/domain/types.ts";
-import { ManualClock } from "../../src/util/clock.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { type SmtpSink, startSmtpSink } from "../helpers/smtp-sink.ts";
 import { testContext } from "./context.ts";
 import { parseDsn } from "./dsn-parse.ts";
 import { fakeDns } from "./fake-dns.ts";
 import { queuePass } from "./queue-pass.ts";
+import { sinkWorld } from "./sink-world.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
 const ORIGINAL = Buffer.from("From: alice@origin.test\r\nTo: many@dest.test\r\nSubject: quarterly figures\r\nMessage-ID: <orig-1@origin.test>\r\n\r\nthe figures, attached in spirit\r\n");
@@ -93,31 +92,23 @@ describe("RFC 3464 composition", () => {
 });
 
 describe("DSN generation from the queue", () => {
-  let tdb: TestDatabase;
+  const world = sinkWorld(T0);
+  const { clock } = world;
   let sink: SmtpSink;
-  const clock = new ManualClock(T0);
-  let relay: Relay;
 
   beforeAll(async () => {
-    tdb = await createTestDatabase();
     sink = await startSmtpSink({ rcpt: (a) => (a.startsWith("gone") ? "reject" : a.startsWith("busy") ? "defer" : "accept") });
   });
   afterAll(async () => {
     await sink.close();
-    await tdb.drop();
   });
-  beforeEach(async () => {
-    clock.set(T0);
+  beforeEach(() => {
     sink.messages.length = 0;
-    await tdb.storage.db.execute(sql`TRUNCATE messages, recipients, attempts, routes, members RESTART IDENTITY CASCADE`);
-  });
-  afterEach(async () => {
-    await relay?.close();
   });
 
   function setup(settings: Parameters<typeof testContext>[2] extends infer O ? (O extends { settings?: infer S } ? S : never) : never = {}) {
-    const ctx = testContext(tdb.storage, clock, { settings });
-    relay = new Relay({
+    const ctx = testContext(world.storage, clock, { settings });
+    const relay = new Relay({
       db: ctx.db,
       resolver: fakeDns({ "dest.test": { mx: [{ exchange: "mx1.dest.test", priority: 10 }] }, "mx1.dest.test": { a: ["127.0.0.1"] } }),
       random: { next: () => 0.5 },
@@ -129,11 +120,12 @@ describe("DSN generation from the queue", () => {
       isFrontend: false,
       mxPort: () => sink.port,
     });
+    world.track(relay);
     return { ctx, transport: createRelayTransport(relay) };
   }
 
   async function submit(recipients: EnvelopeRecipient[], o: { sender?: string; envid?: string; ret?: "FULL" | "HDRS" } = {}) {
-    return submitMessage(tdb.storage.db, {
+    return submitMessage(world.storage.db, {
       envelope: { sender: o.sender ?? "alice@origin.test", recipients, envid: o.envid ?? null, ret: o.ret ?? null },
       content: ORIGINAL,
       submittedBy: "relay-test",
@@ -144,7 +136,7 @@ describe("DSN generation from the queue", () => {
 
   async function dsns() {
     const rows = await queryRows(
-      tdb.storage.db,
+      world.storage.db,
       sql`SELECT m.id, m.sender, m.kind, b.content, (SELECT string_agg(address, ',' ORDER BY id) FROM recipients r WHERE r.message_id = m.id) AS rcpts
           FROM messages m JOIN message_bodies b ON b.message_id = m.id WHERE m.kind = 'dsn' ORDER BY m.id`,
     );
@@ -189,7 +181,7 @@ describe("DSN generation from the queue", () => {
     });
     expect(byRcpt["rfc822; ok@dest.test"]).toMatchObject({ Action: "relayed", Status: "2.0.0" });
     expect(d.returned?.contentType).toBe("text/rfc822-headers");
-    const [marker] = await queryRows(tdb.storage.db, sql`SELECT dsn_checked_at FROM messages WHERE id = ${messageId}`);
+    const [marker] = await queryRows(world.storage.db, sql`SELECT dsn_checked_at FROM messages WHERE id = ${messageId}`);
     expect(marker.dsn_checked_at).not.toBeNull();
   });
 
@@ -223,10 +215,10 @@ describe("DSN generation from the queue", () => {
   it("a recipient bounced by an administrator (failed outside the relay) is reported by the periodic pass", async () => {
     const { ctx } = setup();
     const { messageId } = await submit([{ address: "held@dest.test" }]);
-    await tdb.storage.db.execute(
+    await world.storage.db.execute(
       sql`UPDATE recipients SET state = 'failed', last_code = 550, last_status = '5.0.0', last_text = 'bounced by administrator', final_at = now() WHERE message_id = ${messageId}`,
     );
-    await tdb.storage.db.execute(sql`UPDATE messages SET pending_recipients = 0, done_at = now() WHERE id = ${messageId}`);
+    await world.storage.db.execute(sql`UPDATE messages SET pending_recipients = 0, done_at = now() WHERE id = ${messageId}`);
     expect(await runFailureDsnPass(ctx)).toMatchObject({ sent: 1 });
     const d = await parseDsn((await dsns())[0].content);
     expect(d.recipients[0]).toMatchObject({ Action: "failed", "Diagnostic-Code": "X-Mailcluster; 550 5.0.0 bounced by administrator" });
@@ -241,7 +233,7 @@ describe("DSN generation from the queue", () => {
     await queuePass(ctx, transport);
     expect(await runFailureDsnPass(ctx)).toEqual({ checked: 1, sent: 1, dropped: 0 });
     expect((await dsns()).map((x) => x.rcpts)).toEqual(["alice@origin.test"]);
-    const [row] = await queryRows(tdb.storage.db, sql`SELECT dsn_checked_at FROM messages WHERE id = ${bad.messageId}`);
+    const [row] = await queryRows(world.storage.db, sql`SELECT dsn_checked_at FROM messages WHERE id = ${bad.messageId}`);
     expect(row.dsn_checked_at).toBeNull();
   });
 
@@ -249,7 +241,7 @@ describe("DSN generation from the queue", () => {
     const { ctx, transport } = setup();
     for (let i = 0; i < 10; i++) await submit([{ address: `gone${i}@dest.test` }]);
     await queuePass(ctx, transport);
-    const other = tdb.open(4);
+    const other = world.open(4);
     const ctx2 = testContext(other, clock, { config: { memberName: "other" } });
     const [a, b] = await Promise.all([runFailureDsnPass(ctx), runFailureDsnPass(ctx2)]);
     expect(a.sent + b.sent).toBe(10);

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRelayTransport } from "../../src/delivery/remote.ts";
 import { num, queryRows, str, strOrNull } from "../../src/db/rows.ts";
 import { httpsPolicyFetcher } from "../../src/mta-sts/fetch.ts";
@@ -8,31 +8,27 @@ import { submitMessage } from "../../src/queue/submit.ts";
 import { Relay } from "../../src/relay/relay.ts";
 import { setRoute } from "../../src/relay/routes-store.ts";
 import { TlsReportRecorder } from "../../src/tls-report/recorder.ts";
-import { ManualClock } from "../../src/util/clock.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { type SmtpSink, startSmtpSink } from "../helpers/smtp-sink.ts";
+import type { SmtpSink } from "../helpers/smtp-sink.ts";
 import { createTestCa, type PolicyServer, startPolicyServer, type TestCa } from "../helpers/test-ca.ts";
 import { testContext } from "./context.ts";
 import { fakeDns, type FakeZoneEntry } from "./fake-dns.ts";
 import { queuePass } from "./queue-pass.ts";
+import { sinkWorld } from "./sink-world.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
 const body = Buffer.from("From: alice@origin.test\r\nTo: bob@dest.test\r\nSubject: sts\r\n\r\nhello\r\n");
 const policy = (mode: string, mx: string[]) => `version: STSv1\r\nmode: ${mode}\r\n${mx.map((m) => `mx: ${m}\r\n`).join("")}max_age: 86400\r\n`;
 
 describe("MTA-STS and route TLS policies against real sinks", () => {
-  let tdb: TestDatabase;
+  const world = sinkWorld(T0, { truncate: ["mta_sts_policies", "tls_rpt_results"] });
+  const { clock } = world;
   let ca: TestCa;
   let rogue: TestCa;
   let mxCert: { key: string; cert: string };
   let rogueCert: { key: string; cert: string };
   let webServer: PolicyServer;
-  const clock = new ManualClock(T0);
-  const sinks: SmtpSink[] = [];
-  const relays: Relay[] = [];
 
   beforeAll(async () => {
-    tdb = await createTestDatabase();
     ca = await createTestCa();
     rogue = await createTestCa("someone else's CA");
     mxCert = await ca.issue(["mx1.dest.test", "mx2.dest.test", "relay.partner.test"]);
@@ -41,23 +37,14 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
   });
   afterAll(async () => {
     await webServer.close();
-    await tdb.drop();
   });
-  beforeEach(async () => {
-    clock.set(T0);
+  beforeEach(() => {
     webServer.requests.length = 0;
     webServer.respond.status = 200;
-    await tdb.storage.db.execute(sql`TRUNCATE messages, recipients, attempts, routes, mta_sts_policies, tls_rpt_results RESTART IDENTITY CASCADE`);
-  });
-  afterEach(async () => {
-    for (const r of relays.splice(0)) await r.close();
-    for (const s of sinks.splice(0)) await s.close();
   });
 
-  async function sink(certificate: { key: string; cert: string } | null): Promise<SmtpSink> {
-    const s = await startSmtpSink(certificate ? { starttls: true, certificate } : {});
-    sinks.push(s);
-    return s;
+  function sink(certificate: { key: string; cert: string } | null): Promise<SmtpSink> {
+    return world.sink(certificate ? { starttls: true, certificate } : {});
   }
 
   /** dest.test: MX mx1 (or `mx`), an _mta-sts TXT record (id `id`) unless `sts` is false. */
@@ -74,7 +61,7 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
 
   /** A member: its own relay, MTA-STS memory cache and TLS-RPT recorder, on the shared database. */
   function member(name: string, dnsZone: Record<string, FakeZoneEntry>, port: number) {
-    const ctx = testContext(tdb.storage, clock, { config: { memberName: name } });
+    const ctx = testContext(world.storage, clock, { config: { memberName: name } });
     const dns = fakeDns(dnsZone);
     const tlsReports = new TlsReportRecorder();
     const mtaSts = new MtaStsCache({ db: ctx.db, resolver: dns, fetcher: httpsPolicyFetcher({ resolver: dns, ca: [ca.cert], port: webServer.port }), clock, logger: ctx.logger });
@@ -94,21 +81,21 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
       tlsReports,
       tlsCa: [ca.cert],
     });
-    relays.push(relay);
+    world.track(relay);
     return { ctx, dns, tlsReports, mtaSts, transport: createRelayTransport(relay) };
   }
 
   async function submit(to = "bob@dest.test", processor = "m1") {
-    await submitMessage(tdb.storage.db, { envelope: { sender: "alice@origin.test", recipients: [{ address: to }] }, content: body, submittedBy: processor, processor, now: clock.now() });
+    await submitMessage(world.storage.db, { envelope: { sender: "alice@origin.test", recipients: [{ address: to }] }, content: body, submittedBy: processor, processor, now: clock.now() });
   }
 
   async function states() {
-    const rows = await queryRows(tdb.storage.db, sql`SELECT state, last_code, last_status, last_text FROM recipients ORDER BY id`);
+    const rows = await queryRows(world.storage.db, sql`SELECT state, last_code, last_status, last_text FROM recipients ORDER BY id`);
     return rows.map((r) => ({ state: str(r.state), code: r.last_code === null ? null : num(r.last_code), status: strOrNull(r.last_status), text: strOrNull(r.last_text) ?? "" }));
   }
 
   async function tlsRows() {
-    const rows = await queryRows(tdb.storage.db, sql`SELECT policy_domain, policy_type, result_type, receiving_mx_hostname, sessions FROM tls_rpt_results ORDER BY result_type, receiving_mx_hostname`);
+    const rows = await queryRows(world.storage.db, sql`SELECT policy_domain, policy_type, result_type, receiving_mx_hostname, sessions FROM tls_rpt_results ORDER BY result_type, receiving_mx_hostname`);
     return rows.map((r) => ({ domain: str(r.policy_domain), type: str(r.policy_type), result: str(r.result_type), mx: str(r.receiving_mx_hostname), sessions: num(r.sessions) }));
   }
 
@@ -175,7 +162,7 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
     expect(webServer.requests).toHaveLength(1);
     // m2 asked neither DNS for the TXT record nor the web server: the row was fresh.
     expect(m2.dns.questions.filter((q) => q.startsWith("txt"))).toEqual([]);
-    const [row] = await queryRows(tdb.storage.db, sql`SELECT mode, mx, max_age, txt_id FROM mta_sts_policies WHERE domain = 'dest.test'`);
+    const [row] = await queryRows(world.storage.db, sql`SELECT mode, mx, max_age, txt_id FROM mta_sts_policies WHERE domain = 'dest.test'`);
     expect({ mode: row.mode, maxAge: num(row.max_age), id: row.txt_id }).toEqual({ mode: "enforce", maxAge: 86400, id: "20260601" });
   });
 

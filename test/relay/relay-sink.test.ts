@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createRelayTransport } from "../../src/delivery/remote.ts";
 import { date, num, queryRows, str, strOrNull } from "../../src/db/rows.ts";
 import { registerMember } from "../../src/cluster/members.ts";
@@ -7,46 +7,22 @@ import { submitMessage } from "../../src/queue/submit.ts";
 import { Relay } from "../../src/relay/relay.ts";
 import { setRoute } from "../../src/relay/routes-store.ts";
 import type { EnvelopeRecipient } from "../../src/domain/types.ts";
-import { ManualClock } from "../../src/util/clock.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../helpers/smtp-sink.ts";
 import { testContext } from "./context.ts";
 import { fakeDns, type FakeZoneEntry } from "./fake-dns.ts";
 import { queuePass } from "./queue-pass.ts";
+import { sinkWorld } from "./sink-world.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
 const body = (subject = "hello") => Buffer.from(`From: alice@origin.test\r\nTo: someone@dest.test\r\nSubject: ${subject}\r\nMessage-ID: <m1@origin.test>\r\n\r\nhello there\r\n`);
 
 describe("relay to a scripted SMTP sink", () => {
-  let tdb: TestDatabase;
-  const clock = new ManualClock(T0);
-  const sinks: SmtpSink[] = [];
-  const relays: Relay[] = [];
-
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await tdb.drop();
-  });
-  beforeEach(async () => {
-    clock.set(T0);
-    await tdb.storage.db.execute(sql`TRUNCATE messages, recipients, attempts, routes, members RESTART IDENTITY CASCADE`);
-  });
-  afterEach(async () => {
-    for (const r of relays.splice(0)) await r.close();
-    for (const s of sinks.splice(0)) await s.close();
-  });
-
-  async function sink(o: SmtpSinkOptions = {}): Promise<SmtpSink> {
-    const s = await startSmtpSink(o);
-    sinks.push(s);
-    return s;
-  }
+  const world = sinkWorld(T0);
+  const { clock } = world;
+  const sink = world.sink;
 
   /** A context whose DNS sends each MX host name to the port of the sink named after it. */
   function setup(zone: Record<string, FakeZoneEntry>, ports: Record<string, number>, settings: NonNullable<Parameters<typeof testContext>[2]>["settings"] = {}) {
-    const ctx = testContext(tdb.storage, clock, { settings: { relay_idle_ms: 2000, ...settings } });
+    const ctx = testContext(world.storage, clock, { settings: { relay_idle_ms: 2000, ...settings } });
     const relay = new Relay({
       db: ctx.db,
       resolver: fakeDns(zone),
@@ -59,14 +35,14 @@ describe("relay to a scripted SMTP sink", () => {
       isFrontend: false,
       mxPort: (host) => ports[host] ?? 1,
     });
-    relays.push(relay);
+    world.track(relay);
     return { ctx, relay, transport: createRelayTransport(relay) };
   }
 
   const oneMx = (port: number) => ({ zone: { "dest.test": { mx: [{ exchange: "mx1.dest.test", priority: 10 }] }, "mx1.dest.test": { a: ["127.0.0.1"] } }, ports: { "mx1.dest.test": port } });
 
   async function submit(recipients: (string | EnvelopeRecipient)[], o: { sender?: string; content?: Buffer; envid?: string; ret?: "FULL" | "HDRS" } = {}) {
-    return submitMessage(tdb.storage.db, {
+    return submitMessage(world.storage.db, {
       envelope: { sender: o.sender ?? "alice@origin.test", recipients: recipients.map((r) => (typeof r === "string" ? { address: r } : r)), envid: o.envid ?? null, ret: o.ret ?? null },
       content: o.content ?? body(),
       submittedBy: "relay-test",
@@ -76,12 +52,12 @@ describe("relay to a scripted SMTP sink", () => {
   }
 
   async function states() {
-    const rows = await queryRows(tdb.storage.db, sql`SELECT address, state, attempts, next_attempt_at, last_code, last_status, last_text FROM recipients ORDER BY id`);
+    const rows = await queryRows(world.storage.db, sql`SELECT address, state, attempts, next_attempt_at, last_code, last_status, last_text FROM recipients ORDER BY id`);
     return rows.map((r) => ({ address: str(r.address), state: str(r.state), attempts: num(r.attempts), next: date(r.next_attempt_at).getTime(), code: r.last_code === null ? null : num(r.last_code), status: strOrNull(r.last_status), text: strOrNull(r.last_text) }));
   }
 
   async function attemptRows() {
-    const rows = await queryRows(tdb.storage.db, sql`SELECT address, outcome, reply_code, enhanced_status, reply_text, remote_host FROM attempts ORDER BY id`);
+    const rows = await queryRows(world.storage.db, sql`SELECT address, outcome, reply_code, enhanced_status, reply_text, remote_host FROM attempts ORDER BY id`);
     return rows.map((r) => ({ address: str(r.address), outcome: str(r.outcome), code: num(r.reply_code), status: strOrNull(r.enhanced_status), text: str(r.reply_text), host: strOrNull(r.remote_host) }));
   }
 
@@ -199,8 +175,8 @@ describe("relay to a scripted SMTP sink", () => {
   it("connection refused on every MX defers with the connection error", async () => {
     const s = await sink();
     const port = s.port;
+    // Closed now, so the port refuses; the world closes it again after the test, which is harmless.
     await s.close();
-    sinks.splice(sinks.indexOf(s), 1);
     const { zone, ports } = oneMx(port);
     const { ctx, transport } = setup(zone, ports);
     await submit(["a@dest.test"]);

@@ -10,6 +10,8 @@ export interface SinkWorld {
   clock: ManualClock;
   /** The test file's database (available from beforeAll on). */
   readonly storage: Storage;
+  /** Another pool on the same database (a second member), closed with it. */
+  open(max?: number): Storage;
   /** A scripted SMTP sink, closed after each test. */
   sink(o?: SmtpSinkOptions): Promise<SmtpSink>;
   /** Closes this relay after the test. */
@@ -20,8 +22,10 @@ export interface SinkWorld {
  * What the relay tests against SMTP sinks share: one database per file, emptied of the queue,
  * routes and members before each test (the clock back at t0), and every sink and relay a test
  * started closed after it. Call at the top of a file or describe block: it registers the hooks.
+ * `truncate` names further tables a file's tests write (suppressions, MTA-STS policies, shaping).
  */
-export function sinkWorld(t0: number): SinkWorld {
+export function sinkWorld(t0: number, o: { truncate?: readonly string[] } = {}): SinkWorld {
+  const tables = ["messages", "recipients", "attempts", "routes", "members", ...(o.truncate ?? [])];
   const clock = new ManualClock(t0);
   let tdb: TestDatabase | null = null;
   const sinks: SmtpSink[] = [];
@@ -34,7 +38,7 @@ export function sinkWorld(t0: number): SinkWorld {
   });
   beforeEach(async () => {
     clock.set(t0);
-    await world.storage.db.execute(sql`TRUNCATE messages, recipients, attempts, routes, members RESTART IDENTITY CASCADE`);
+    await world.storage.db.execute(sql`TRUNCATE ${sql.join(tables.map((t) => sql.identifier(t)), sql`, `)} RESTART IDENTITY CASCADE`);
   });
   afterEach(async () => {
     for (const r of relays.splice(0)) await r.close();
@@ -45,6 +49,10 @@ export function sinkWorld(t0: number): SinkWorld {
     get storage(): Storage {
       if (!tdb) throw new Error("sinkWorld: the database exists from beforeAll on");
       return tdb.storage;
+    },
+    open(max) {
+      if (!tdb) throw new Error("sinkWorld: the database exists from beforeAll on");
+      return tdb.open(max);
     },
     async sink(o = {}) {
       const s = await startSmtpSink(o);

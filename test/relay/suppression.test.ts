@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createRelayTransport } from "../../src/delivery/remote.ts";
 import { num, queryRows, str, strOrNull } from "../../src/db/rows.ts";
 import { renderMetrics } from "../../src/http/metrics.ts";
@@ -7,46 +7,27 @@ import { observeDeliveries } from "../../src/metrics/delivery-metrics.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { Relay } from "../../src/relay/relay.ts";
 import { addSuppressions, getSuppression } from "../../src/suppression/store.ts";
-import { ManualClock } from "../../src/util/clock.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { adminApp, call, items, TOKEN } from "../admin/helpers.ts";
+import { adminApp, call, items, TOKEN } from "../helpers/admin-app.ts";
 import { queueShow } from "../../src/cli/commands/queue.ts";
 import { dbQueue } from "../../src/cli/queue-source.ts";
-import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../helpers/smtp-sink.ts";
+import type { SmtpSinkOptions } from "../helpers/smtp-sink.ts";
 import { testContext } from "./context.ts";
 import { fakeDns } from "./fake-dns.ts";
 import { queuePass } from "./queue-pass.ts";
 import { parseDsn } from "./dsn-parse.ts";
+import { sinkWorld } from "./sink-world.ts";
 import { runFailureDsnPass } from "../../src/dsn/generate.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
 const HOUR = 3600_000;
 
 describe("suppression list at relay time, against a real SMTP sink", () => {
-  let tdb: TestDatabase;
-  const clock = new ManualClock(T0);
-  const sinks: SmtpSink[] = [];
-  const relays: Relay[] = [];
-
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await tdb.drop();
-  });
-  beforeEach(async () => {
-    clock.set(T0);
-    await tdb.storage.db.execute(sql`TRUNCATE messages, recipients, attempts, suppressions RESTART IDENTITY CASCADE`);
-  });
-  afterEach(async () => {
-    for (const r of relays.splice(0)) await r.close();
-    for (const s of sinks.splice(0)) await s.close();
-  });
+  const world = sinkWorld(T0, { truncate: ["suppressions"] });
+  const { clock } = world;
 
   async function setup(o: SmtpSinkOptions = {}, settings: NonNullable<Parameters<typeof testContext>[2]>["settings"] = {}) {
-    const s = await startSmtpSink(o);
-    sinks.push(s);
-    const ctx = testContext(tdb.storage, clock, { settings: { relay_idle_ms: 0, ...settings } });
+    const s = await world.sink(o);
+    const ctx = testContext(world.storage, clock, { settings: { relay_idle_ms: 0, ...settings } });
     const relay = new Relay({
       db: ctx.db,
       resolver: fakeDns({ "dest.test": { mx: [{ exchange: "mx1.dest.test", priority: 10 }] }, "mx1.dest.test": { a: ["127.0.0.1"] } }),
@@ -59,12 +40,12 @@ describe("suppression list at relay time, against a real SMTP sink", () => {
       isFrontend: false,
       mxPort: () => s.port,
     });
-    relays.push(relay);
+    world.track(relay);
     return { sink: s, ctx, transport: createRelayTransport(relay) };
   }
 
   const submit = (recipients: string[]) =>
-    submitMessage(tdb.storage.db, {
+    submitMessage(world.storage.db, {
       envelope: { sender: "alice@origin.test", recipients: recipients.map((address) => ({ address })) },
       content: Buffer.from("From: alice@origin.test\r\nSubject: s\r\n\r\nhi\r\n"),
       submittedBy: "suppression-test",
@@ -73,7 +54,7 @@ describe("suppression list at relay time, against a real SMTP sink", () => {
     });
 
   async function recipientsNow() {
-    const rows = await queryRows(tdb.storage.db, sql`SELECT address, state, last_code, last_status, last_text FROM recipients ORDER BY id`);
+    const rows = await queryRows(world.storage.db, sql`SELECT address, state, last_code, last_status, last_text FROM recipients ORDER BY id`);
     return rows.map((r) => ({ address: str(r.address), state: str(r.state), code: num(r.last_code), status: strOrNull(r.last_status), text: strOrNull(r.last_text) }));
   }
 
@@ -91,14 +72,14 @@ describe("suppression list at relay time, against a real SMTP sink", () => {
     // Default expiry: a year after the bounce.
     expect(entry?.expiresAt?.getTime()).toBe(T0 + 365 * 24 * HOUR);
 
-    const classes = await queryRows(tdb.storage.db, sql`SELECT address, outcome, bounce_class FROM attempts ORDER BY id`);
+    const classes = await queryRows(world.storage.db, sql`SELECT address, outcome, bounce_class FROM attempts ORDER BY id`);
     expect(classes.map((r) => [str(r.address), str(r.outcome), strOrNull(r.bounce_class)])).toEqual([
       ["gone@dest.test", "failed", "bad_mailbox"],
       ["ok@dest.test", "delivered", null],
     ]);
 
     // Visible in the delivery log: the API and the WebAdmin filter by class.
-    const { app } = adminApp(tdb.storage.db);
+    const { app } = adminApp(world.storage.db);
     const log = await call(app, "GET", "/log?bounceClass=bad_mailbox");
     expect(items<{ address: string; bounceClass: string }>(log.body).map((r) => [r.address, r.bounceClass])).toEqual([["gone@dest.test", "bad_mailbox"]]);
     expect(items((await call(app, "GET", "/log?bounceClass=policy")).body)).toHaveLength(0);
@@ -118,11 +99,11 @@ describe("suppression list at relay time, against a real SMTP sink", () => {
     const webDetail = await (await app.request(`http://localhost/admin/queue/${first.results[0].recipient.messageId}`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     expect(webDetail).toMatch(/<td>gone@dest\.test<\/td><td>relay-test<\/td><td>failed<\/td><td>bad_mailbox<\/td>/);
     const cliLines: string[] = [];
-    await queueShow(dbQueue(tdb.storage.db), String(first.results[0].recipient.messageId), false, (l) => cliLines.push(l));
+    await queueShow(dbQueue(world.storage.db), String(first.results[0].recipient.messageId), false, (l) => cliLines.push(l));
     expect(cliLines.join("\n")).toMatch(/failed\s*│?\s*bad_mailbox/);
 
     // The next message: the suppressed recipient fails before any connection, the other goes out.
-    await tdb.storage.db.execute(sql`TRUNCATE messages, recipients RESTART IDENTITY CASCADE`);
+    await world.storage.db.execute(sql`TRUNCATE messages, recipients RESTART IDENTITY CASCADE`);
     await submit(["Gone@Dest.test"]);
     const second = await queuePass(ctx, transport);
     observeDeliveries(ctx, second, second.results);
@@ -182,7 +163,7 @@ describe("suppression list at relay time, against a real SMTP sink", () => {
     const pass = await queuePass(ctx, transport);
     expect(sink.sessions).toBe(0);
     expect(await runFailureDsnPass(ctx, { messageIds: pass.doneMessageIds })).toMatchObject({ sent: 1 });
-    const [dsn] = await queryRows(tdb.storage.db, sql`SELECT b.content FROM messages m JOIN message_bodies b ON b.message_id = m.id WHERE m.kind = 'dsn'`);
+    const [dsn] = await queryRows(world.storage.db, sql`SELECT b.content FROM messages m JOIN message_bodies b ON b.message_id = m.id WHERE m.kind = 'dsn'`);
     const parsed = await parseDsn(Buffer.from(dsn.content as Uint8Array));
     expect(parsed.recipients).toEqual([
       expect.objectContaining({ "Final-Recipient": "rfc822; blocked@dest.test", Action: "failed", Status: "5.1.1", "Diagnostic-Code": "X-Mailcluster; 550 5.1.1 recipient is on the suppression list (reason: hard bounce in March)" }),

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
 import { date, queryRows } from "../../src/db/rows.ts";
 import type { ClaimedRecipient, RecipientOutcome } from "../../src/domain/delivery.ts";
@@ -10,11 +10,10 @@ import { setLimits } from "../../src/shaping/limits.ts";
 import { Shaper } from "../../src/shaping/shaper.ts";
 import { clearDestination, suspendDestination } from "../../src/shaping/admin.ts";
 import { acquireSlot } from "../../src/shaping/store.ts";
-import { ManualClock } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { type SinkAction, type SmtpSink, startSmtpSink } from "../helpers/smtp-sink.ts";
 import { fakeDns } from "../relay/fake-dns.ts";
+import { sinkWorld } from "../relay/sink-world.ts";
 import { type CountingProxy, startCountingProxy } from "./sink-proxy.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
@@ -23,41 +22,33 @@ const content = Buffer.from("From: a@origin.test\r\nTo: b@dest.test\r\nSubject: 
 
 /** Two members' relays (A and B) on one database, both sending dest.test to one sink through a counting proxy. */
 describe("cluster-wide traffic shaping", () => {
-  let tdb: TestDatabase;
+  const world = sinkWorld(T0, { truncate: ["shaping_slots", "shaping_buckets", "shaping_suspensions", "shaping_limits"] });
+  const { clock } = world;
   let sink: SmtpSink;
   let proxy: CountingProxy;
   let rcptAction: SinkAction = "accept";
-  const clock = new ManualClock(T0);
   let settings: Settings;
-  const relays: Relay[] = [];
   let nextId = 1;
 
   beforeAll(async () => {
-    tdb = await createTestDatabase();
     sink = await startSmtpSink({ rcpt: () => rcptAction });
     proxy = await startCountingProxy(sink.port);
   });
   afterAll(async () => {
     await proxy.close();
     await sink.close();
-    await tdb.drop();
   });
-  beforeEach(async () => {
-    clock.set(T0);
+  beforeEach(() => {
     rcptAction = "accept";
     settings = { ...DEFAULT_SETTINGS, relay_idle_ms: 0, relay_shaping_wait_ms: 20_000 };
-    await tdb.storage.db.execute(sql`TRUNCATE messages, recipients, shaping_slots, shaping_buckets, shaping_suspensions, shaping_limits RESTART IDENTITY CASCADE`);
     proxy.reset();
-  });
-  afterEach(async () => {
-    for (const r of relays.splice(0)) await r.close();
   });
 
   function member(name: string): { relay: Relay; shaper: Shaper; metrics: Metrics } {
     const metrics = new Metrics();
-    const shaper = new Shaper({ db: tdb.storage.db, clock, member: name, settings: () => settings, logger: silentLogger });
+    const shaper = new Shaper({ db: world.storage.db, clock, member: name, settings: () => settings, logger: silentLogger });
     const relay = new Relay({
-      db: tdb.storage.db,
+      db: world.storage.db,
       resolver: fakeDns({ "dest.test": { mx: [{ exchange: "mx1.dest.test", priority: 10 }] }, "mx1.dest.test": { a: ["127.0.0.1"] } }),
       random: { next: () => 0 },
       clock,
@@ -70,7 +61,7 @@ describe("cluster-wide traffic shaping", () => {
       shaper,
       metrics,
     });
-    relays.push(relay);
+    world.track(relay);
     return { relay, shaper, metrics };
   }
 
@@ -95,7 +86,7 @@ describe("cluster-wide traffic shaping", () => {
     expect(proxy.maxOpen).toBeGreaterThan(2);
 
     settings = { ...settings, relay_shaping: true };
-    await setLimits(tdb.storage.db, { destination: "dest.test", maxConnections: 2, messagesPerMinute: null, connectionsPerMinute: null });
+    await setLimits(world.storage.db, { destination: "dest.test", maxConnections: 2, messagesPerMinute: null, connectionsPerMinute: null });
     a.shaper.invalidate();
     b.shaper.invalidate();
     await until(() => proxy.open === 0);
@@ -108,7 +99,7 @@ describe("cluster-wide traffic shaping", () => {
     await until(() => a.shaper.heldCount === 0 && b.shaper.heldCount === 0);
     await a.shaper.flush();
     await b.shaper.flush();
-    const [held] = await queryRows(tdb.storage.db, sql`SELECT count(*)::int AS n FROM shaping_slots WHERE holder IS NOT NULL`);
+    const [held] = await queryRows(world.storage.db, sql`SELECT count(*)::int AS n FROM shaping_slots WHERE holder IS NOT NULL`);
     expect(Number(held.n)).toBe(0);
   }, 60_000);
 
@@ -117,7 +108,7 @@ describe("cluster-wide traffic shaping", () => {
     const b = member("member-b");
     // B has read overrides, rules and suspensions before A is told off: B learns of the suspension from the acquisition statement.
     expect((await send(b.relay, "warm@dest.test")).outcome.kind).toBe("delivered");
-    const queued = await submitMessage(tdb.storage.db, {
+    const queued = await submitMessage(world.storage.db, {
       envelope: { sender: "a@origin.test", recipients: [{ address: "waiting@dest.test" }, { address: "other@else.test" }] },
       content, submittedBy: "t", processor: "t", now: clock.now(),
     });
@@ -140,7 +131,7 @@ describe("cluster-wide traffic shaping", () => {
     expect(a.metrics.value("mailcluster_relay_shaping_suspensions_total")).toBe(1);
     expect(b.metrics.value("mailcluster_relay_shaping_deferred_total", { reason: "suspended" })).toBe(1);
 
-    const rows = await queryRows(tdb.storage.db, sql`SELECT address, next_attempt_at FROM recipients ORDER BY address`);
+    const rows = await queryRows(world.storage.db, sql`SELECT address, next_attempt_at FROM recipients ORDER BY address`);
     const next = new Map(rows.map((r) => [String(r.address), date(r.next_attempt_at).getTime()]));
     expect(next.get("waiting@dest.test")).toBe(until);
     expect(next.get("other@else.test")).toBe(T0);
@@ -160,7 +151,7 @@ describe("cluster-wide traffic shaping", () => {
     rcptAction = { code: 451, text: "4.7.500 Server busy. Please try again later" };
     const busy = await send(a.relay, "h@dest.test");
     expect(busy.outcome.kind === "deferred" && busy.outcome.retryAt?.getTime()).toBe(T0 + 300_000);
-    const [row] = await queryRows(tdb.storage.db, sql`SELECT site, reason FROM shaping_suspensions`);
+    const [row] = await queryRows(world.storage.db, sql`SELECT site, reason FROM shaping_suspensions`);
     expect([row.site, row.reason]).toEqual([SITE, "451 4.7.500 Server busy. Please try again later (bounce class rate_limited)"]);
   }, 60_000);
 
@@ -169,14 +160,14 @@ describe("cluster-wide traffic shaping", () => {
     const b = member("member-b");
     expect((await send(b.relay, "warm@dest.test")).outcome.kind).toBe("delivered");
     const before = proxy.connections;
-    await suspendDestination(tdb.storage.db, { destination: "dest.test", seconds: 60, reason: "ops", now: clock.now() });
+    await suspendDestination(world.storage.db, { destination: "dest.test", seconds: 60, reason: "ops", now: clock.now() });
     // A reads the suspension on its first refresh; B's cache predates it, so the slot statement refuses.
     for (const m of [a, b]) {
       const o = await send(m.relay, "held@dest.test");
       expect(o.outcome.kind === "deferred" && o.outcome.retryAt?.getTime()).toBe(T0 + 60_000);
     }
     expect(proxy.connections).toBe(before);
-    expect((await clearDestination(tdb.storage.db, "dest.test", clock.now())).cleared).toEqual(["mx:dest.test"]);
+    expect((await clearDestination(world.storage.db, "dest.test", clock.now())).cleared).toEqual(["mx:dest.test"]);
     a.shaper.invalidate();
     expect((await send(a.relay, "free@dest.test")).outcome.kind).toBe("delivered");
   }, 60_000);
@@ -185,7 +176,7 @@ describe("cluster-wide traffic shaping", () => {
     const a = member("member-a");
     const b = member("member-b");
     // 12 a minute: the bucket holds 2 (10 s worth) and gains one every 5 s.
-    await setLimits(tdb.storage.db, { destination: SITE, maxConnections: null, messagesPerMinute: 12, connectionsPerMinute: null });
+    await setLimits(world.storage.db, { destination: SITE, maxConnections: null, messagesPerMinute: 12, connectionsPerMinute: null });
     const kinds: string[] = [];
     for (const [relay, shaper] of [[a.relay, a.shaper], [b.relay, b.shaper], [a.relay, a.shaper]] as const) {
       kinds.push((await send(relay, "m@dest.test")).outcome.kind);
@@ -206,7 +197,7 @@ describe("cluster-wide traffic shaping", () => {
     settings = { ...settings, relay_destination_concurrency: 2, relay_shaping_wait_ms: 40, relay_shaping_lease_seconds: 60 };
     const limits = { maxConnections: 2, messagesPerMinute: null, connectionsPerMinute: null };
     for (let i = 0; i < 2; i++) {
-      const r = await acquireSlot(tdb.storage.db, { site: SITE, member: "dead-member", now: clock.now(), leaseUntil: new Date(T0 + 60_000), limits, messageWant: 1 });
+      const r = await acquireSlot(world.storage.db, { site: SITE, member: "dead-member", now: clock.now(), leaseUntil: new Date(T0 + 60_000), limits, messageWant: 1 });
       expect(r.ok).toBe(true);
     }
     const busy = await send(a.relay, "p@dest.test");
