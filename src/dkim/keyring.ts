@@ -4,8 +4,19 @@ import type { Executor } from "../db/db.ts";
 import { coerceError } from "../util/errors.ts";
 import { type DkimSigningKey, loadSigningKeys } from "./store.ts";
 
-/** Like the settings: a key added or removed on any member signs (or stops) within this long everywhere. */
+/**
+ * The backstop: a key added or removed on any member signs (or stops) within this long
+ * everywhere even when no notification arrives (a storage that cannot notify, a lost one).
+ */
 export const KEYRING_REFRESH_MS = 30_000;
+
+/** NOTIFY channel the dkim_keys trigger announces changes on (drizzle/0015_dkim_keys_notify.sql). */
+export const DKIM_KEYS_CHANNEL = "mailcluster_dkim_keys";
+
+export interface DkimKeyringStartOptions {
+  /** Subscribe to DKIM_KEYS_CHANNEL (storage.listen), as the directory does; omit where the storage cannot notify. */
+  listen?: (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>;
+}
 
 export interface DkimKeyringOptions {
   /** Reads the active keys; `via` is the caller's open transaction, if it has one (PGlite has one connection). */
@@ -21,13 +32,32 @@ export interface DkimKeyringOptions {
  * use, reloaded in the background once older than refreshMs (messages meanwhile use the keys
  * they have). Per domain, the newest active key of each algorithm signs: one RSA and one
  * Ed25519 signature when both exist (RFC 8463 §4: verifiers without Ed25519 still see RSA).
+ *
+ * Freshness, as the directory's (src/accounts/directory.ts): a statement trigger on dkim_keys
+ * NOTIFYs in the same transaction as every change, and a started keyring reloads when the
+ * notification arrives (a few milliseconds after the COMMIT); the reload after refreshMs is
+ * the backstop.
  */
 export class DkimKeyring {
   private byDomain: Map<string, DkimSigningKey[]> | null = null;
   private loadedAt = 0;
   private loading: Promise<void> | null = null;
+  /** A change was announced while a reload was running (it may have read before the COMMIT): reload once more. */
+  private changedMeanwhile = false;
+  private unlisten: (() => Promise<void>) | null = null;
 
   constructor(private readonly o: DkimKeyringOptions) {}
+
+  /** Follows changes by NOTIFY (when given); without it, the reload after refreshMs alone. */
+  async start(options: DkimKeyringStartOptions = {}): Promise<void> {
+    if (options.listen && !this.unlisten) this.unlisten = await options.listen(DKIM_KEYS_CHANNEL, () => this.changed());
+  }
+
+  async stop(): Promise<void> {
+    const unlisten = this.unlisten;
+    this.unlisten = null;
+    await unlisten?.().catch(() => {});
+  }
 
   /** The keys signing for `domain`; with `parents`, the closest parent domain that has keys ("mx1.example.org" → "example.org"). */
   async keysFor(domain: string, o: { parents?: boolean; via?: Executor } = {}): Promise<readonly DkimSigningKey[]> {
@@ -67,6 +97,12 @@ export class DkimKeyring {
     return this.byDomain;
   }
 
+  /** A change was announced: reload behind the messages being signed (nothing loaded yet: the first use loads). */
+  private changed(): void {
+    if (this.loading) this.changedMeanwhile = true;
+    else if (this.byDomain) void this.reload();
+  }
+
   private reload(via?: Executor): Promise<void> {
     this.loading ??= this.refresh(via)
       .catch((err: unknown) => {
@@ -76,6 +112,10 @@ export class DkimKeyring {
       })
       .finally(() => {
         this.loading = null;
+        if (this.changedMeanwhile) {
+          this.changedMeanwhile = false;
+          void this.reload();
+        }
       });
     return this.loading;
   }
