@@ -16,7 +16,7 @@ import { queueRoutes } from "./routes/queue.ts";
 import { settingRoutes } from "./routes/settings.ts";
 import { suppressionImportRoute, suppressionRoutes } from "./routes/suppressions.ts";
 import { ruleRoutes } from "../rules/routes.ts";
-import { routesApi } from "../routes-api.ts";
+import { routesApi } from "./routes/relay-routes.ts";
 import { destinationRoutes } from "./routes/destinations.ts";
 import { tlsRoutes } from "./routes/tls.ts";
 import { dkimRoutes } from "./routes/dkim.ts";

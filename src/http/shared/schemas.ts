@@ -60,7 +60,7 @@ export const confirmAllQuery = z.object({ confirm: z.literal("all").optional() }
 export const memberBody = z.strictObject({ submitMode: z.enum(SUBMIT_MODES) });
 
 /**
- * PUT /routes/:domain. http/routes-api.ts checks the body by hand (its messages predate the zod
+ * PUT /routes/:domain. admin/routes/relay-routes.ts checks the body by hand (its messages predate the zod
  * schemas and tests pin them); this is the same shape, for the OpenAPI document.
  */
 export const routeBody = z.strictObject({

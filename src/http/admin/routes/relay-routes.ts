@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import type { Db } from "../db/db.ts";
-import { formatHostList, listRoutes, removeRoute, RouteError, setRoute, type Route } from "../relay/routes-store.ts";
+import type { Db } from "../../../db/db.ts";
+import { formatHostList, listRoutes, removeRoute, RouteError, setRoute, type Route } from "../../../relay/routes-store.ts";
 
 function view(r: Route) {
   // The password never leaves the database through the API.
