@@ -20,10 +20,12 @@ import { purgeExpired } from "./queue/purge.ts";
 import { QUEUE_DEPTH_TICK_MS, QueueDepthSampler } from "./queue/depth-history.ts";
 import { exportsClusterFigures } from "./metrics/queue-gauges.ts";
 import { createDeliveryHandler } from "./delivery/handler.ts";
-import { closeRelay, flushTlsReports, settingsResolver } from "./delivery/remote.ts";
+import { deliverLocal } from "./delivery/local.ts";
+import { MemberRelay, settingsResolver } from "./delivery/remote.ts";
 import { runTlsReportPass } from "./tls-report/send.ts";
 import { purgeMtaStsPolicies } from "./mta-sts/policy-cache.ts";
 import { runDsnPasses } from "./dsn/generate.ts";
+import { dkimKeyring } from "./dkim/keyring.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServerHandle, Runtime } from "./domain/runtime.ts";
 import { Metrics } from "./metrics/registry.ts";
@@ -58,6 +60,8 @@ export class Member {
   private membership: Membership | null = null;
   private coordinator: ClusterCoordinator | null = null;
   private readonly view: ClusterView;
+  /** The SMTP relay's connection pool, made on first use; closed on stop. */
+  private readonly relay: MemberRelay;
   private http: HttpServerHandle | null = null;
   private timers: Array<ReturnType<typeof setInterval>> = [];
   private unlisten: (() => Promise<void>) | null = null;
@@ -90,6 +94,7 @@ export class Member {
       },
       wakeUp: new WorkerWakeUp(db),
     };
+    this.relay = new MemberRelay(this.ctx);
   }
 
   static async start(o: MemberOptions): Promise<Member> {
@@ -121,7 +126,9 @@ export class Member {
   private async boot(): Promise<void> {
     const { ctx } = this;
     const components = this.o.components ?? [];
-    await ctx.directory.start({ listen: ctx.storage.capabilities.listenNotify ? (ch, fn) => ctx.storage.listen(ch, fn) : undefined });
+    const listen = ctx.storage.capabilities.listenNotify ? (ch: string, fn: (payload: string) => void) => ctx.storage.listen(ch, fn) : undefined;
+    await ctx.directory.start({ listen });
+    await dkimKeyring(ctx).start({ listen });
     for (const c of components) await c.prepare?.(ctx);
 
     const app = createHttpApp(ctx);
@@ -159,7 +166,7 @@ export class Member {
         member: this.o.config.memberName,
         // Re-evaluated per claim: the mode and the live pool servers come with each heartbeat.
         includePool: () => cluster.view.includePool(),
-        handler: this.o.handler ?? createDeliveryHandler(ctx),
+        handler: this.o.handler ?? createDeliveryHandler(ctx, { local: deliverLocal, remote: this.relay.transport }),
         clock: ctx.clock,
         random: ctx.random,
         logger: ctx.logger,
@@ -198,7 +205,7 @@ export class Member {
       if (purged.messages + purged.attempts > 0) ctx.logger.info(purged, "purged done messages and old attempts");
     });
     // TLS-RPT: this member's session counts into the shared table; the daily reports, by whichever member gets a day's marker first.
-    this.every(60_000, () => flushTlsReports(ctx));
+    this.every(60_000, () => this.relay.flushTlsReports());
     const reportDns = settingsResolver(ctx);
     this.every(15 * 60_000, async () => {
       if (this.currentSettings.tls_rpt_enabled) await runTlsReportPass(ctx, reportDns);
@@ -235,9 +242,10 @@ export class Member {
     for (const c of components) await c.stop?.().catch((err: unknown) => log.warn({ err: coerceError(err).message, component: c.name }, "stop failed"));
     await this.unlisten?.().catch(() => {});
     await this.ctx.directory.stop();
+    await dkimKeyring(this.ctx).stop();
     await this.coordinator?.stop();
     await this.worker?.stop();
-    await closeRelay(this.ctx).catch(() => {});
+    await this.relay.close().catch(() => {});
     await this.membership?.stop();
     await this.http?.close();
     log.info({ member: this.o.config.memberName }, "member stopped");

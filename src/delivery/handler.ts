@@ -2,8 +2,6 @@ import type { AppContext } from "../app-context.ts";
 import type { ClaimedRecipient, RecipientOutcome } from "../domain/delivery.ts";
 import type { DeliveryHandler } from "../queue/worker.ts";
 import { groupByMessage } from "../queue/worker.ts";
-import { deliverLocal } from "./local.ts";
-import { relayRemote } from "./remote.ts";
 import type { BatchTransport, Transport } from "./transport.ts";
 
 export interface Transports {
@@ -15,8 +13,9 @@ export interface Transports {
  * The queue worker's delivery handler: the recipients of the batch in a local domain (the
  * in-memory directory says which) go to local delivery in one call, the others to the relay
  * message by message (one SMTP transaction per destination each). Both run in parallel.
+ * Member gives it local delivery (deliverLocal) and its relay's transport (MemberRelay).
  */
-export function createDeliveryHandler(ctx: AppContext, transports: Transports = { local: deliverLocal, remote: relayRemote }): DeliveryHandler {
+export function createDeliveryHandler(ctx: AppContext, transports: Transports): DeliveryHandler {
   return async (recipients, recorder) => {
     await ctx.directory.whenFresh();
     const local: ClaimedRecipient[] = [];

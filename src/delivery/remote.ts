@@ -12,8 +12,6 @@ import { Shaper } from "../shaping/shaper.ts";
 import { deliverUnlessSuppressed } from "../suppression/relay-gate.ts";
 import type { Transport } from "./transport.ts";
 
-const relays = new WeakMap<AppContext, Relay>();
-
 /** DNS timeout per query; a slow resolver defers the recipients rather than holding the worker. */
 const DNS_TIMEOUT_MS = 5000;
 
@@ -30,11 +28,44 @@ export function settingsResolver(ctx: AppContext): DnsResolver {
   return { resolveMx: (d) => get().resolveMx(d), resolve4: (h) => get().resolve4(h), resolve6: (h) => get().resolve6(h), resolveTxt: (n) => get().resolveTxt(n) };
 }
 
-/** The member's relay (one connection pool per member), made on first use. */
-export function relayFor(ctx: AppContext, resolver: DnsResolver = settingsResolver(ctx)): Relay {
-  let relay = relays.get(ctx);
-  if (!relay) {
-    relay = new Relay({
+/**
+ * The member's relay: one SMTP connection pool with its MTA-STS cache, TLS-RPT counts and
+ * shaper, made on first use (a member that never relays opens nothing). Member builds one,
+ * hands its transport to the delivery handler, flushes its TLS-RPT counts and closes it on stop.
+ */
+export class MemberRelay {
+  private relay: Relay | null = null;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly resolver: DnsResolver = settingsResolver(ctx),
+  ) {}
+
+  /** The relay, made on first use (again after close). */
+  get(): Relay {
+    this.relay ??= this.make();
+    return this.relay;
+  }
+
+  /** Remote recipients go out through this relay (the delivery handler's remote transport). */
+  readonly transport: Transport = (ctx, recipients) => createRelayTransport(this.get())(ctx, recipients);
+
+  /** Add the TLS-RPT counts to the shared table (the member's minute timer); nothing before the relay's first use. */
+  async flushTlsReports(): Promise<void> {
+    await this.relay?.tlsReports?.flush(this.ctx.db);
+  }
+
+  /** Close the relay's connections (on stop), its TLS-RPT counts written first. */
+  async close(): Promise<void> {
+    await this.flushTlsReports().catch(() => {});
+    const relay = this.relay;
+    this.relay = null;
+    await relay?.close();
+  }
+
+  private make(): Relay {
+    const { ctx, resolver } = this;
+    return new Relay({
       db: ctx.db,
       resolver,
       random: ctx.random,
@@ -54,22 +85,7 @@ export function relayFor(ctx: AppContext, resolver: DnsResolver = settingsResolv
       // Cluster-wide limits and suspensions per destination site (relay_shaping setting).
       shaper: new Shaper({ db: ctx.db, clock: ctx.clock, member: ctx.config.memberName, settings: () => ctx.settings(), logger: ctx.logger }),
     });
-    relays.set(ctx, relay);
   }
-  return relay;
-}
-
-/** Close the member's relay connections (on stop), its TLS-RPT counts written first. */
-export async function closeRelay(ctx: AppContext): Promise<void> {
-  const relay = relays.get(ctx);
-  relays.delete(ctx);
-  await flushTlsReports(ctx, relay).catch(() => {});
-  await relay?.close();
-}
-
-/** Add the member's TLS-RPT counts to the shared table (the member's minute timer); nothing before the relay's first use. */
-export async function flushTlsReports(ctx: AppContext, relay: Relay | undefined = relays.get(ctx)): Promise<void> {
-  await relay?.tlsReports?.flush(ctx.db);
 }
 
 /** A Transport over a given relay (tests and benchmarks build their own, with injected DNS). */
@@ -86,6 +102,3 @@ export function createRelayTransport(relay: Relay): Transport {
       return relay.deliver({ sender: first.sender, content, ret: first.dsnRet, envid: first.dsnEnvid }, recipients);
     });
 }
-
-/** Remote recipients go out through the member's SMTP relay. */
-export const relayRemote: Transport = (ctx, recipients) => createRelayTransport(relayFor(ctx))(ctx, recipients);
