@@ -11,7 +11,6 @@ import { loadSettings, type Settings } from "./cluster/settings.ts";
 import { Membership } from "./cluster/membership.ts";
 import { ClusterView } from "./cluster/cluster-view.ts";
 import { ClusterCoordinator } from "./cluster/coordinator.ts";
-import { doneFromClaim, reportDone } from "./cluster/rule-invocations.ts";
 import { QueueWorker, type DeliveryHandler } from "./queue/worker.ts";
 import { QUEUE_CHANNEL } from "./queue/channel.ts";
 import { WorkerWakeUp } from "./queue/wake-up.ts";
@@ -25,11 +24,11 @@ import { MemberRelay, settingsResolver } from "./delivery/remote.ts";
 import { runTlsReportPass } from "./tls-report/send.ts";
 import { purgeMtaStsPolicies } from "./mta-sts/policy-cache.ts";
 import { runDsnPasses } from "./dsn/generate.ts";
+import { afterRecord } from "./after-record.ts";
 import { dkimKeyring } from "./dkim/keyring.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServerHandle, Runtime } from "./domain/runtime.ts";
 import { Metrics } from "./metrics/registry.ts";
-import { observeDeliveries } from "./metrics/delivery-metrics.ts";
 import { systemClock, systemRandom } from "./util/clock.ts";
 import { coerceError } from "./util/errors.ts";
 import type { Logger } from "./util/logger.ts";
@@ -178,15 +177,8 @@ export class Member {
         concurrency: 8,
         // Messages arriving within a few ms share a batch (the same statements for 1 or 50).
         gatherMs: 10,
-        onRecorded: async (summary, results, claimed) => {
-          observeDeliveries(ctx, summary, results);
-          for (const r of summary.recorded) {
-            ctx.metrics.inc("mailcluster_delivery_attempts_total", "Delivery attempts by result", { result: r.state === "queued" ? "deferred" : r.state });
-          }
-          reportDone(ctx, doneFromClaim(summary.doneMessageIds, claimed));
-          // Bounces right away for messages just finished; the timer below catches the rest.
-          if (summary.doneMessageIds.length > 0) await runDsnPasses(ctx, { messageIds: summary.doneMessageIds, delay: false });
-        },
+        // Metrics, done messages, and bounces right away for messages just finished (src/after-record.ts).
+        onRecorded: (summary, results, claimed) => afterRecord(ctx, summary, results, claimed),
       });
       if (ctx.storage.capabilities.listenNotify) {
         this.unlisten = await ctx.storage.listen(QUEUE_CHANNEL, () => this.worker?.nudge());
