@@ -33,6 +33,24 @@ import { systemClock, systemRandom } from "./util/clock.ts";
 import { coerceError } from "./util/errors.ts";
 import type { Logger } from "./util/logger.ts";
 
+// The member's fixed rhythms. Each is a trade between how soon something happens and what it
+// costs the shared database when every member of the cluster does it.
+
+/** Settings changed on any member take effect everywhere within this long (one small read per member). */
+export const SETTINGS_RELOAD_MS = 30_000;
+/** Failure DSNs of messages finished elsewhere, and delay notices, go out within this long (done messages of this member's own batches bounce at once). */
+export const DSN_PASS_INTERVAL_MS = 15_000;
+/** Done messages and old attempts are deleted this often: retention is a week by default, so a minute late does not matter. */
+export const PURGE_INTERVAL_MS = 60_000;
+/** This member's TLS-RPT session counts reach the shared table this often: a report covers a whole day. */
+export const TLS_REPORT_FLUSH_MS = 60_000;
+/** Daily TLS reports and expired MTA-STS policies are looked at this often: both work in days. */
+export const TLS_REPORT_PASS_MS = 15 * 60_000;
+/** Claimed batches delivered in parallel (each up to queue_claim_batch recipients): enough to hide relay and channel round trips, fewer than the 10 connections of a member's database pool so ingest and the timers still get one. */
+export const WORKER_CONCURRENCY = 8;
+/** Messages arriving within this many ms share a batch (the same statements for 1 or 50). */
+export const WORKER_GATHER_MS = 10;
+
 export interface MemberOptions {
   config: Config;
   storage: Storage;
@@ -173,10 +191,8 @@ export class Member {
         leaseMs: s.queue_lease_seconds * 1000,
         pollIntervalMs: s.queue_poll_interval_ms,
         batchSize: s.queue_claim_batch,
-        // Batches in parallel, each up to queue_claim_batch recipients.
-        concurrency: 8,
-        // Messages arriving within a few ms share a batch (the same statements for 1 or 50).
-        gatherMs: 10,
+        concurrency: WORKER_CONCURRENCY,
+        gatherMs: WORKER_GATHER_MS,
         // Metrics, done messages, and bounces right away for messages just finished (src/after-record.ts).
         onRecorded: (summary, results, claimed) => afterRecord(ctx, summary, results, claimed),
       });
@@ -187,19 +203,19 @@ export class Member {
     }
     cluster.start();
 
-    this.every(30_000, async () => {
+    this.every(SETTINGS_RELOAD_MS, async () => {
       this.currentSettings = await loadSettings(ctx.db);
     });
     // DSNs for messages finished elsewhere (admin bounces, a crash before onRecorded) and delay notices.
-    this.every(15_000, () => runDsnPasses(ctx));
-    this.every(60_000, async () => {
+    this.every(DSN_PASS_INTERVAL_MS, () => runDsnPasses(ctx));
+    this.every(PURGE_INTERVAL_MS, async () => {
       const purged = await purgeExpired(ctx.db, { now: ctx.clock.now(), retentionSeconds: this.currentSettings.retention_seconds });
       if (purged.messages + purged.attempts > 0) ctx.logger.info(purged, "purged done messages and old attempts");
     });
     // TLS-RPT: this member's session counts into the shared table; the daily reports, by whichever member gets a day's marker first.
-    this.every(60_000, () => this.relay.flushTlsReports());
+    this.every(TLS_REPORT_FLUSH_MS, () => this.relay.flushTlsReports());
     const reportDns = settingsResolver(ctx);
-    this.every(15 * 60_000, async () => {
+    this.every(TLS_REPORT_PASS_MS, async () => {
       if (this.currentSettings.tls_rpt_enabled) await runTlsReportPass(ctx, reportDns);
       await purgeMtaStsPolicies(ctx.db, ctx.clock.now());
     });
