@@ -7,7 +7,7 @@ import { inboundAuthResults } from "../../src/dkim/auth-results.ts";
 import { type DkimAlgorithm, dnsRecord, nodeKeyGenerator } from "../../src/dkim/keys.ts";
 import { signParts } from "../../src/dkim/sign.ts";
 import type { DkimSigningKey } from "../../src/dkim/store.ts";
-import { parseHeaders } from "../../src/smtp/headers.ts";
+import { parseHeaderFields } from "../../src/util/headers.ts";
 
 const n = Number(process.argv[2] ?? 500);
 const body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit.\r\n".repeat(70);
@@ -41,7 +41,7 @@ async function time(label: string, fn: () => Promise<unknown>): Promise<void> {
 
 const rsa = await key("rsa-sha256", "r");
 const ed = await key("ed25519-sha256", "e");
-const headerFields = parseHeaders(msg);
+const headerFields = parseHeaderFields(msg);
 const sign = async (keys: DkimSigningKey[]) => {
   const s = await signParts([msg], keys, { now: new Date(), headerFields });
   return Buffer.concat([Buffer.from(s?.header ?? ""), msg]);

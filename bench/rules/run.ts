@@ -12,7 +12,7 @@
  * Needs no database. Prints figures.
  */
 import { planActions } from "../../src/backend/account-rules.ts";
-import { parseHeaders } from "../../src/backend/headers.ts";
+import { parseHeaders } from "../../src/util/headers.ts";
 import { evaluate } from "../../src/rules/evaluate.ts";
 import { messageFacts } from "../../src/rules/facts.ts";
 import { engineRuleRunner } from "../../src/rules/backend-runner.ts";

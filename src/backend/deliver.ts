@@ -1,12 +1,11 @@
 import type { AppContext } from "../app-context.ts";
 import type { DirectoryAccount } from "../accounts/directory.ts";
 import { coerceError } from "../util/errors.ts";
-import { prependHeaders } from "../util/headers.ts";
+import { header, type Headers, parseHeaders, prependHeaders } from "../util/headers.ts";
 import { type AccountRuleRunner, defaultAccountRuleRunner, planActions, type RulePlan, validFolderName } from "./account-rules.ts";
 import type { AccountOwnership, OpenResult } from "./account-owner.ts";
 import type { ChannelAnswer, ChannelEnvelope, ChannelRecipient } from "./channel-protocol.ts";
 import { alreadyRedirectedBy, submitForward, submitRedirect, submitVacation } from "./generated-mail.ts";
-import { header, type Headers, parseHeaders } from "./headers.ts";
 import type { DeliverBatchOptions, DeliveryItem, LocalBackend } from "./registry.ts";
 import { type StoreEntry, type StoreResult, storeBatch } from "./mailbox-store.ts";
 

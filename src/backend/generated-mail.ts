@@ -1,12 +1,12 @@
 import type { AppContext } from "../app-context.ts";
 import { domainOf } from "../domain/address.ts";
 import { submitMemberMail } from "../member-mail/submit.ts";
-import { type GeneratedMail, prependHeaders } from "../rules/generated.ts";
+import type { GeneratedMail } from "../rules/generated.ts";
 import { MessageHeaders } from "../rules/headers.ts";
 import { isLooping } from "../rules/loop.ts";
 import { composeForward, composeRedirect } from "../rules/redirect.ts";
 import { composeAutoReply, decideVacation } from "../rules/vacation.ts";
-import type { Headers } from "./headers.ts";
+import { type Headers, prependHeaders } from "../util/headers.ts";
 
 // Composition (Resent-* fields, message/rfc822 forwards, RFC 3834 replies, the loop header)
 // belongs to the rules engine in src/rules; this module submits what it composes.

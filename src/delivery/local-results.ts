@@ -1,6 +1,5 @@
 import type { AppContext } from "../app-context.ts";
 import type { ChannelAnswer } from "../backend/channel-protocol.ts";
-import { parseHeaders } from "../backend/headers.ts";
 import { chooseProcessor } from "../cluster/processor.ts";
 import { signGenerated } from "../dkim/sign.ts";
 import { domainOf } from "../domain/address.ts";
@@ -9,7 +8,7 @@ import type { DeliveryOutcome } from "../domain/types.ts";
 import { submitMessage } from "../queue/submit.ts";
 import { coerceError } from "../util/errors.ts";
 import type { Expansion } from "./local-expand.ts";
-import { prependHeaders } from "../util/headers.ts";
+import { parseHeaders, prependHeaders } from "../util/headers.ts";
 
 /** Marks mail an alias sent on to remote targets; the same alias does not expand it twice (loop). */
 export const ALIAS_HEADER = "X-Mailcluster-Alias-Expanded";

@@ -3,9 +3,9 @@ import { dkimSign } from "mailauth";
 import addressparser from "nodemailer/lib/addressparser";
 import type { AppContext } from "../app-context.ts";
 import type { Executor } from "../db/db.ts";
-import { parseHeaders } from "../smtp/headers.ts";
 import type { HeaderField } from "../domain/submission-rules.ts";
 import { coerceError } from "../util/errors.ts";
+import { parseHeaderFields } from "../util/headers.ts";
 import { dkimKeyring } from "./keyring.ts";
 import type { DkimSigningKey } from "./store.ts";
 
@@ -90,7 +90,7 @@ export async function signGenerated(ctx: AppContext, content: Uint8Array, domain
   const keys = await dkimKeyring(ctx).keysFor(domain, { parents: true, via });
   if (keys.length === 0) return content;
   try {
-    const sig = await signParts([content], keys, { now: ctx.clock.now(), headerFields: parseHeaders(content) });
+    const sig = await signParts([content], keys, { now: ctx.clock.now(), headerFields: parseHeaderFields(content) });
     if (!sig) return content;
     ctx.metrics.inc("mailcluster_dkim_signed_total", "Messages DKIM-signed by where they came from", { source: "generated" });
     const head = Buffer.from(sig.header, "utf8");

@@ -1,3 +1,5 @@
+import { headerEnd } from "../util/headers.ts";
+
 /**
  * RFC 8601 §5: an Authentication-Results field that claims our authserv-id but arrived with
  * the message was not written by us; it is removed before ours is added, so nobody downstream
@@ -12,10 +14,9 @@ export function authservIdOf(value: string): string {
 
 /** Removes Authentication-Results fields whose authserv-id is one of `ids` (lower-case) from the header block; the body is untouched. */
 export function stripAuthResults(message: Buffer, ids: ReadonlySet<string>): Buffer {
-  let end = message.indexOf("\r\n\r\n");
-  if (end < 0) end = message.indexOf("\n\n");
-  const headerEnd = end < 0 ? message.length : end + (message[end] === 13 ? 2 : 1);
-  const header = message.toString("latin1", 0, headerEnd);
+  // The whole header block, however long: a forged field must not hide past MAX_HEADER_BYTES.
+  const { end } = headerEnd(message, message.length);
+  const header = message.toString("latin1", 0, end);
   // Fields with their continuation lines, each keeping its own line ending.
   const fields = header.match(/[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*(?:\r?\n|$)/g) ?? [];
   let dropped = false;
@@ -27,5 +28,5 @@ export function stripAuthResults(message: Buffer, ids: ReadonlySet<string>): Buf
   });
   if (!dropped) return message;
   const head = Buffer.from(kept.join(""), "latin1");
-  return Buffer.concat([head, message.subarray(headerEnd)]);
+  return Buffer.concat([head, message.subarray(end)]);
 }

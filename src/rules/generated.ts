@@ -11,5 +11,3 @@ export interface GeneratedMail {
 export function rfc5322Date(date: Date): string {
   return date.toUTCString().replace(/GMT$/, "+0000");
 }
-
-export { prependHeaders } from "../util/headers.ts";

@@ -1,17 +1,5 @@
 import libmime from "libmime";
-// Rules look at headers only; a header block beyond MAX_HEADER_BYTES is not read (the body never is).
-import { MAX_HEADER_BYTES } from "../util/headers.ts";
-
-/** Index of the first byte of the body: just after the blank line, or the end when there is none. */
-export function headerEnd(content: Uint8Array): { end: number; bodyStart: number } {
-  const limit = Math.min(content.length, MAX_HEADER_BYTES);
-  for (let i = 0; i < limit; i++) {
-    if (content[i] !== 10) continue;
-    if (content[i + 1] === 10) return { end: i + 1, bodyStart: i + 2 };
-    if (content[i + 1] === 13 && content[i + 2] === 10) return { end: i + 1, bodyStart: i + 3 };
-  }
-  return { end: limit, bodyStart: limit };
-}
+import { parseHeaderFields } from "../util/headers.ts";
 
 /**
  * The header fields of a message, names compared case-insensitively, values unfolded and
@@ -34,10 +22,9 @@ export class MessageHeaders {
     return new MessageHeaders(fields.map((f) => [f.name, decodeValue(f.value)] as const));
   }
 
+  /** From a raw message: its header block as src/util/headers.ts reads it, values decoded. */
   static parse(content: Uint8Array): MessageHeaders {
-    const { end } = headerEnd(content);
-    const text = new TextDecoder("utf-8").decode(content.subarray(0, end));
-    return new MessageHeaders(splitHeaderFields(text));
+    return MessageHeaders.fromFields(parseHeaderFields(content));
   }
 
   /** Every occurrence of the field, in message order; [] when absent. */
@@ -56,31 +43,6 @@ export class MessageHeaders {
   names(): string[] {
     return [...this.fields.keys()];
   }
-}
-
-/** Splits a header block into [name, decoded value] pairs; lines that are not fields are skipped. */
-export function splitHeaderFields(block: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  let current: string | null = null;
-  const flush = () => {
-    if (current === null) return;
-    const colon = current.indexOf(":");
-    if (colon > 0) {
-      const name = current.slice(0, colon).trim();
-      if (/^[!-9;-~]+$/.test(name)) out.push([name, decodeValue(current.slice(colon + 1))]);
-    }
-    current = null;
-  };
-  for (const line of block.split(/\r?\n/)) {
-    if (line === "") break;
-    if ((line.startsWith(" ") || line.startsWith("\t")) && current !== null) current += line;
-    else {
-      flush();
-      current = line;
-    }
-  }
-  flush();
-  return out;
 }
 
 function decodeValue(raw: string): string {

@@ -1,5 +1,6 @@
 import MailComposer from "nodemailer/lib/mail-composer";
-import { type GeneratedMail, prependHeaders, rfc5322Date } from "./generated.ts";
+import { prependHeaders } from "../util/headers.ts";
+import { type GeneratedMail, rfc5322Date } from "./generated.ts";
 import type { MessageHeaders } from "./headers.ts";
 import { LOOP_HEADER, loopAccounts } from "./loop.ts";
 

@@ -2,8 +2,8 @@ import type { SMTPServerDataStream, SMTPServerSession } from "smtp-server";
 import type { ClientInfo, DsnNotify, Envelope } from "../domain/types.ts";
 import { headerSummaryFromFields } from "../queue/header-summary.ts";
 import { coerceError } from "../util/errors.ts";
+import { MAX_HEADER_BYTES, parseHeaderFields } from "../util/headers.ts";
 import { sessionUser, type FrontendDeps } from "./deps.ts";
-import { parseHeaders } from "./headers.ts";
 import { readMessage } from "./message-reader.ts";
 import { receivedHeader } from "./received.ts";
 import { replyError, smtpError } from "./reply.ts";
@@ -55,8 +55,6 @@ function count(deps: FrontendDeps, result: string): void {
   deps.ctx.metrics.inc("mailcluster_smtp_messages_total", "Messages at DATA by result", { result });
 }
 
-const HEADER_PREFIX_BYTES = 256 * 1024;
-
 async function accept(deps: FrontendDeps, session: SMTPServerSession, chunks: Buffer[], bytes: number): Promise<string> {
   const { ctx } = deps;
   if (chunks.some((c) => c.includes(0))) {
@@ -75,7 +73,7 @@ async function accept(deps: FrontendDeps, session: SMTPServerSession, chunks: Bu
     tls: session.secure,
     protocol: session.transmissionType,
   };
-  const headers = parseHeaders(prefix(chunks, HEADER_PREFIX_BYTES));
+  const headers = parseHeaderFields(prefix(chunks, MAX_HEADER_BYTES));
   const verdict = await deps.rules.evaluate({ envelope, headers, client, sizeBytes: bytes });
   ctx.metrics.inc("mailcluster_rule_invocations_total", "Server-/cluster-wide rule invocations at submission", { stage: "smtp" });
   if (verdict.kind === "reject") {

@@ -7,7 +7,7 @@ import { cachingResolver } from "../../src/dkim/resolver.ts";
 import { existingSignatures, fromDomain, signParts } from "../../src/dkim/sign.ts";
 import type { DkimSigningKey } from "../../src/dkim/store.ts";
 import { authservIdOf, stripAuthResults } from "../../src/dkim/strip.ts";
-import { parseHeaders } from "../../src/smtp/headers.ts";
+import { parseHeaderFields } from "../../src/util/headers.ts";
 import { fakeAuthDns } from "./fake-dns.ts";
 
 const NOW = new Date(Date.UTC(2026, 11, 2, 12));
@@ -25,7 +25,7 @@ async function keyFor(domain: string, selector: string, algorithm: DkimAlgorithm
 }
 
 async function signed(content: Buffer, keys: DkimSigningKey[]): Promise<Buffer> {
-  const sig = await signParts([content.subarray(0, 40), content.subarray(40)], keys, { now: NOW, headerFields: parseHeaders(content) });
+  const sig = await signParts([content.subarray(0, 40), content.subarray(40)], keys, { now: NOW, headerFields: parseHeaderFields(content) });
   if (!sig) throw new Error("not signed");
   return Buffer.concat([Buffer.from(sig.header), content]);
 }
@@ -67,9 +67,9 @@ describe("DKIM signing verifies with mailauth against the published record", () 
     const once = await signed(message(), [rsa.key, ed.key]);
     const r = await dkimVerify(once, { resolver: dns, curTime: NOW });
     expect(r.results.map((x) => `${x.selector} ${x.status.result}`).sort()).toEqual(["e1 pass", "r1 pass"]);
-    expect([...existingSignatures(parseHeaders(once))].sort()).toEqual(["example.com e1", "example.com r1"]);
+    expect([...existingSignatures(parseHeaderFields(once))].sort()).toEqual(["example.com e1", "example.com r1"]);
     // A second pass (a member hand-off) finds both signatures and adds none.
-    expect(await signParts([once], [rsa.key, ed.key], { now: NOW, headerFields: parseHeaders(once) })).toBeNull();
+    expect(await signParts([once], [rsa.key, ed.key], { now: NOW, headerFields: parseHeaderFields(once) })).toBeNull();
   });
 
   it("prints the TXT record as the brief says, split into 255-octet strings for RSA", async () => {
@@ -89,8 +89,8 @@ describe("DKIM signing verifies with mailauth against the published record", () 
   });
 
   it("finds the From domain with display names and comments", () => {
-    expect(fromDomain(parseHeaders(Buffer.from('From: "Smith, J" <j@Sub.Example.COM>\r\n\r\n')))).toBe("sub.example.com");
-    expect(fromDomain(parseHeaders(Buffer.from("Subject: none\r\n\r\n")))).toBeNull();
+    expect(fromDomain(parseHeaderFields(Buffer.from('From: "Smith, J" <j@Sub.Example.COM>\r\n\r\n')))).toBe("sub.example.com");
+    expect(fromDomain(parseHeaderFields(Buffer.from("Subject: none\r\n\r\n")))).toBeNull();
   });
 });
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queryRows, strOrNull } from "../../src/db/rows.ts";
 import { clean, headerSummaryFromContent, headerSummaryFromFields, MAX_HEADER_SUMMARY_CHARS } from "../../src/queue/header-summary.ts";
 import { insertMessages, type MessageToInsert } from "../../src/queue/insert-messages.ts";
-import { parseHeaders } from "../../src/smtp/headers.ts";
+import { parseHeaderFields } from "../../src/util/headers.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 
 const raw = (s: string) => new TextEncoder().encode(s);
@@ -13,7 +13,7 @@ describe("header summary", () => {
     const msg = raw("From: a@example.org\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n  aus Bern\r\nMessage-ID:  <abc.123@example.org> (comment)\r\n\r\nbody Subject: no\r\n");
     expect(headerSummaryFromContent(msg)).toEqual({ subject: "Grüße aus Bern", messageId: "abc.123@example.org" });
     // The SMTP frontend's split fields give the same answer.
-    expect(headerSummaryFromFields(parseHeaders(msg))).toEqual({ subject: "Grüße aus Bern", messageId: "abc.123@example.org" });
+    expect(headerSummaryFromFields(parseHeaderFields(msg))).toEqual({ subject: "Grüße aus Bern", messageId: "abc.123@example.org" });
   });
 
   it("absent or blank fields are null; a Message-ID without brackets is kept as written", () => {
@@ -48,7 +48,7 @@ describe("insertMessages stores subject and Message-ID", () => {
         submittedBy: "fe",
         processor: null,
         now: new Date(),
-        headers: parsed ? headerSummaryFromFields(parseHeaders(bytes)) : undefined,
+        headers: parsed ? headerSummaryFromFields(parseHeaderFields(bytes)) : undefined,
       },
       firstPart: bytes,
     };

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { AuthThrottle } from "../../src/smtp/auth-throttle.ts";
 import { parseNetworks } from "../../src/smtp/cidr.ts";
 import { checkAddress, isAddressError } from "../../src/smtp/address-check.ts";
-import { parseHeaders } from "../../src/smtp/headers.ts";
+import { parseHeaderFields } from "../../src/util/headers.ts";
 import { receivedHeader, rfc5322Date } from "../../src/smtp/received.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 
@@ -84,7 +84,7 @@ describe("Received header and header parsing", () => {
   });
 
   it("unfolds headers and stops at the body", () => {
-    const fields = parseHeaders(Buffer.from("Subject: a\r\n  folded\r\nFrom: x@y.z\r\n\r\nNot: a header\r\n"));
+    const fields = parseHeaderFields(Buffer.from("Subject: a\r\n  folded\r\nFrom: x@y.z\r\n\r\nNot: a header\r\n"));
     expect(fields).toEqual([
       { name: "Subject", value: "a folded" },
       { name: "From", value: "x@y.z" },
