@@ -16,6 +16,7 @@ import type { Storage } from "../../src/db/storage.ts";
 import { claimRecipients } from "../../src/queue/claim.ts";
 import { recordOutcomes } from "../../src/queue/record-outcomes.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
+import { WorkerWakeUp } from "../../src/queue/wake-up.ts";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const depths = (process.env.BENCH_DEPTHS ?? "10000,100000").split(",").filter(Boolean).map(Number);
@@ -78,6 +79,8 @@ async function submitBench(recipients: number, submitters: number, perSubmitter:
   await main.db.execute(sql`TRUNCATE messages, recipients, attempts RESTART IDENTITY CASCADE`);
   const pool = openPostgresJs(url, { max: submitters });
   const content = new Uint8Array(2048).fill(65);
+  // One member's coalesced NOTIFYs, as Member gives every submitter.
+  const wakeUp = new WorkerWakeUp(pool.db);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: submitters }, async (_, s) => {
@@ -88,7 +91,7 @@ async function submitBench(recipients: number, submitters: number, perSubmitter:
           submittedBy: "bench",
           processor: null,
           now: new Date(),
-        });
+        }, { wakeUp });
       }
     }),
   );

@@ -1,11 +1,9 @@
 import type { AppContext } from "../app-context.ts";
 import type { ChannelAnswer } from "../backend/channel-protocol.ts";
-import { chooseProcessor } from "../cluster/processor.ts";
-import { signGenerated } from "../dkim/sign.ts";
 import { domainOf } from "../domain/address.ts";
 import { deferred, failed } from "../domain/outcome.ts";
 import type { DeliveryOutcome } from "../domain/types.ts";
-import { submitMessage } from "../queue/submit.ts";
+import { submitMemberMail } from "../member-mail/submit.ts";
 import { coerceError } from "../util/errors.ts";
 import type { Expansion } from "./local-expand.ts";
 import { parseHeaders, prependHeaders } from "../util/headers.ts";
@@ -51,15 +49,9 @@ export async function combine(ctx: AppContext, e: Expansion, answers: readonly C
     if (stored.length === 0) return failed(550, "5.4.6", `alias loop: ${alias} already expanded this message`);
   } else {
     try {
-      await submitMessage(ctx.db, {
-        envelope: { sender: e.recipient.sender, recipients: e.remote.map((address) => ({ address })) },
-        // Sent on by the alias's domain: signed with its key when it has one.
-        content: await signGenerated(ctx, prependHeaders(content, [[ALIAS_HEADER, alias]]), domainOf(alias)),
-        submittedBy: ctx.config.memberName,
-        processor: await chooseProcessor(ctx),
-        kind: "generated",
-        now: ctx.clock.now(),
-      });
+      // Sent on by the alias's domain: signed with its key when it has one.
+      const envelope = { sender: e.recipient.sender, recipients: e.remote.map((address) => ({ address })) };
+      await submitMemberMail(ctx, { envelope, content: prependHeaders(content, [[ALIAS_HEADER, alias]]), signAs: domainOf(alias), kind: "generated" });
     } catch (err) {
       return deferred(451, "4.3.0", `could not hand ${alias} on to ${e.remote.join(", ")}: ${coerceError(err).message}`);
     }

@@ -32,5 +32,5 @@ export async function submitMemberMail(ctx: AppContext, mail: MemberMail, via?: 
     processor: await chooseProcessor(ctx),
     kind: mail.kind,
     now: mail.now ?? ctx.clock.now(),
-  }, { inTransaction: via !== undefined });
+  }, via !== undefined ? { inTransaction: true } : { wakeUp: ctx.wakeUp });
 }

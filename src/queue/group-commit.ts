@@ -78,7 +78,7 @@ export class SubmitBatcher {
       return Promise.reject(coerceError(err));
     }
     const parts = bodyParts(input.content);
-    if (parts.length > 1) return submitMessage(this.o.db, input);
+    if (parts.length > 1) return submitMessage(this.o.db, input, { wakeUp: this.wakeUp });
     return new Promise<SubmitResult>((resolve, reject) => {
       this.waiting.push({ input, part: parts[0], resolve, reject });
       if (!this.flushing) {

@@ -1,18 +1,18 @@
 import { sql } from "drizzle-orm";
 import { domainOf } from "../domain/address.ts";
 import type { Executor } from "../db/db.ts";
-import { wakeWorkers } from "./wake-up.ts";
+import { type WakeOptions, wakeWorkers } from "./wake-up.ts";
 import { bodyParts } from "./body.ts";
 import { insertMessages } from "./insert-messages.ts";
 import type { SubmitInput, SubmitResult } from "./submit-input.ts";
 
-export interface SubmitOptions {
-  /**
-   * `db` is the caller's open transaction: the message is written in it (not in one of its
-   * own), so it exists exactly when what the caller writes with it does, and never otherwise.
-   */
-  inTransaction?: boolean;
-}
+/**
+ * `inTransaction`: `db` is the caller's open transaction: the message is written in it (not in
+ * one of its own), so it exists exactly when what the caller writes with it does, and never
+ * otherwise; the workers' NOTIFY goes in it too. `wakeUp`: the member's WorkerWakeUp, so many
+ * submissions close together cost one NOTIFY.
+ */
+export type SubmitOptions = WakeOptions;
 
 export class SubmitError extends Error {
   override name = "SubmitError";
@@ -53,7 +53,7 @@ export async function submitMessage(db: Executor, input: SubmitInput, options: S
           }
           return first;
         });
-  await wakeWorkers(db, input.processor ?? "");
+  await wakeWorkers(db, input.processor ?? "", options);
   return result;
 }
 
