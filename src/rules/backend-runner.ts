@@ -41,9 +41,12 @@ export function engineRuleRunner(options: EngineRunnerOptions = {}): { run(input
   return {
     run(input) {
       const sets = [load(input.domainRules, "domain", `domain ${input.domain}`), load(input.accountRules, "account", `account ${input.account}`)];
-      const fields = [...input.headers].flatMap(([name, values]) => values.map((value) => ({ name, value })));
+      // Decoded only when a rule asks for a header: most accounts have no rules, or none on headers.
+      let headers: MessageHeaders | undefined;
       const actions = evaluate(sets, {
-        headers: MessageHeaders.fromFields(fields),
+        get headers() {
+          return (headers ??= MessageHeaders.fromFields([...input.headers].flatMap(([name, values]) => values.map((value) => ({ name, value })))));
+        },
         size: input.size,
         authenticated: input.authenticated,
         sender: input.envelope.sender,
