@@ -7,6 +7,7 @@ import type { Db } from "./db/db.ts";
 import type { Storage } from "./db/storage.ts";
 import type { Settings } from "./cluster/settings.ts";
 import type { ClusterView } from "./cluster/cluster-view.ts";
+import type { DkimKeyring } from "./dkim/keyring.ts";
 import type { Metrics } from "./metrics/registry.ts";
 import type { WorkerWakeUp } from "./queue/wake-up.ts";
 import type { Logger } from "./util/logger.ts";
@@ -40,6 +41,8 @@ export interface AppContext {
   nudgeLocalWorker?: () => boolean;
   /** Coalesced NOTIFYs to the queue workers after commits on `db` (one in flight at a time). */
   wakeUp: WorkerWakeUp;
+  /** The active DKIM signing keys in memory (signing costs no query); Member starts its NOTIFY listening and stops it. */
+  dkimKeys: DkimKeyring;
   /** Own submit mode and who is alive, refreshed with every heartbeat (absent in bare test contexts). */
   cluster?: ClusterView;
 }

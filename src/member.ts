@@ -25,7 +25,7 @@ import { runTlsReportPass } from "./tls-report/send.ts";
 import { purgeMtaStsPolicies } from "./mta-sts/policy-cache.ts";
 import { runDsnPasses } from "./dsn/generate.ts";
 import { afterRecord } from "./after-record.ts";
-import { dkimKeyring } from "./dkim/keyring.ts";
+import { memberKeyring } from "./dkim/keyring.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServerHandle, Runtime } from "./domain/runtime.ts";
 import { Metrics } from "./metrics/registry.ts";
@@ -89,11 +89,12 @@ export class Member {
     this.currentSettings = settings;
     this.view = new ClusterView(o.config.memberName, o.config.submitMode);
     const db = o.storage.db;
+    const clock = o.clock ?? systemClock;
     this.ctx = {
       config: o.config,
       storage: o.storage,
       db,
-      clock: o.clock ?? systemClock,
+      clock,
       random: o.random ?? systemRandom,
       logger: o.logger,
       metrics: new Metrics(),
@@ -110,6 +111,7 @@ export class Member {
         return this.worker !== null;
       },
       wakeUp: new WorkerWakeUp(db),
+      dkimKeys: memberKeyring({ db, clock, logger: o.logger }),
     };
     this.relay = new MemberRelay(this.ctx);
   }
@@ -145,7 +147,7 @@ export class Member {
     const components = this.o.components ?? [];
     const listen = ctx.storage.capabilities.listenNotify ? (ch: string, fn: (payload: string) => void) => ctx.storage.listen(ch, fn) : undefined;
     await ctx.directory.start({ listen });
-    await dkimKeyring(ctx).start({ listen });
+    await ctx.dkimKeys.start({ listen });
     for (const c of components) await c.prepare?.(ctx);
 
     const app = createHttpApp(ctx);
@@ -250,7 +252,7 @@ export class Member {
     for (const c of components) await c.stop?.().catch((err: unknown) => log.warn({ err: coerceError(err).message, component: c.name }, "stop failed"));
     await this.unlisten?.().catch(() => {});
     await this.ctx.directory.stop();
-    await dkimKeyring(this.ctx).stop();
+    await this.ctx.dkimKeys.stop();
     await this.coordinator?.stop();
     await this.worker?.stop();
     await this.relay.close().catch(() => {});

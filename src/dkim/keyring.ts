@@ -1,7 +1,8 @@
 import { createPrivateKey } from "node:crypto";
-import type { AppContext } from "../app-context.ts";
 import type { Executor } from "../db/db.ts";
+import type { Clock } from "../domain/types.ts";
 import { coerceError } from "../util/errors.ts";
+import type { Logger } from "../util/logger.ts";
 import { type DkimSigningKey, loadSigningKeys } from "./store.ts";
 
 /**
@@ -130,18 +131,20 @@ function parse(k: DkimSigningKey): DkimSigningKey {
   }
 }
 
-const keyrings = new WeakMap<AppContext, DkimKeyring>();
+export interface MemberKeyringOptions {
+  db: Executor;
+  clock: Clock;
+  logger: Logger;
+}
 
-/** The member's keyring, made on first use. */
-export function dkimKeyring(ctx: AppContext): DkimKeyring {
-  let k = keyrings.get(ctx);
-  if (!k) {
-    k = new DkimKeyring({
-      load: (via) => loadSigningKeys(via ?? ctx.db),
-      now: () => ctx.clock.now().getTime(),
-      onError: (err) => ctx.logger.warn({ err: err.message }, "DKIM keys could not be loaded; signing with the keys loaded before"),
-    });
-    keyrings.set(ctx, k);
-  }
-  return k;
+/**
+ * The member's keyring (ctx.dkimKeys), as Member builds it: keys from the member's database,
+ * age by its clock, a failed reload logged. Member starts it (NOTIFY) and stops it.
+ */
+export function memberKeyring(o: MemberKeyringOptions): DkimKeyring {
+  return new DkimKeyring({
+    load: (via) => loadSigningKeys(via ?? o.db),
+    now: () => o.clock.now().getTime(),
+    onError: (err) => o.logger.warn({ err: err.message }, "DKIM keys could not be loaded; signing with the keys loaded before"),
+  });
 }

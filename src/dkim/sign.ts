@@ -6,7 +6,6 @@ import type { Executor } from "../db/db.ts";
 import type { HeaderField } from "../domain/submission-rules.ts";
 import { coerceError } from "../util/errors.ts";
 import { parseHeaderFields } from "../util/headers.ts";
-import { dkimKeyring } from "./keyring.ts";
 import type { DkimSigningKey } from "./store.ts";
 
 export interface DkimSignature {
@@ -87,7 +86,7 @@ async function signWith(parts: readonly Uint8Array[], keys: readonly DkimSigning
  */
 export async function signGenerated(ctx: AppContext, content: Uint8Array, domain: string | null, via?: Executor): Promise<Uint8Array> {
   if (!domain) return content;
-  const keys = await dkimKeyring(ctx).keysFor(domain, { parents: true, via });
+  const keys = await ctx.dkimKeys.keysFor(domain, { parents: true, via });
   if (keys.length === 0) return content;
   try {
     const sig = await signParts([content], keys, { now: ctx.clock.now(), headerFields: parseHeaderFields(content) });

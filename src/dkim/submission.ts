@@ -7,7 +7,6 @@ import type { HeaderField } from "../domain/submission-rules.ts";
 import { coerceError } from "../util/errors.ts";
 import { inboundAuthResults } from "./auth-results.ts";
 import { type AuthResultsCache, createAuthResultsCache } from "./auth-results-cache.ts";
-import { dkimKeyring } from "./keyring.ts";
 import { type AuthDnsResolver, cachingResolver, systemAuthResolver } from "./resolver.ts";
 import { fromDomain, signParts } from "./sign.ts";
 import { authservIdOf, stripAuthResults } from "./strip.ts";
@@ -59,7 +58,7 @@ export function createMessageAuth(ctx: AppContext, o: MessageAuthOptions): Messa
 async function sign(ctx: AppContext, m: SubmittedMessage, accountDomain: string | null): Promise<Buffer[]> {
   const domain = fromDomain(m.headers);
   if (!domain || (accountDomain !== null && domain !== accountDomain)) return m.parts;
-  const keys = await dkimKeyring(ctx).keysFor(domain);
+  const keys = await ctx.dkimKeys.keysFor(domain);
   if (keys.length === 0) return m.parts;
   try {
     const sig = await signParts(m.parts, keys, { now: ctx.clock.now(), headerFields: m.headers });

@@ -2,7 +2,7 @@ import { dkimVerify } from "mailauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addDomain } from "../../src/accounts/store.ts";
 import type { Storage } from "../../src/db/storage.ts";
-import { DKIM_KEYS_CHANNEL, DkimKeyring, dkimKeyring } from "../../src/dkim/keyring.ts";
+import { DKIM_KEYS_CHANNEL, DkimKeyring } from "../../src/dkim/keyring.ts";
 import { signGenerated } from "../../src/dkim/sign.ts";
 import type { DkimSigningKey } from "../../src/dkim/store.ts";
 import { generateDkimKey, setDkimKeyActive } from "../../src/dkim/store.ts";
@@ -47,7 +47,7 @@ describe.each([
     // The clock never moves: the 30-second reload cannot be what brings the change.
     const clock = new ManualClock(Date.UTC(2026, 11, 2, 12));
     const ctx = testAppContext(storage, { clock });
-    const ring = dkimKeyring(ctx);
+    const ring = ctx.dkimKeys;
     expect(storage.capabilities.listenNotify).toBe(true);
     // As the member starts it.
     await ring.start({ listen: (ch, fn) => storage.listen(ch, fn) });

@@ -6,7 +6,6 @@ import { addAccount, addDomain } from "../../src/accounts/store.ts";
 import { clusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { memberCredentials } from "../../src/cluster/member-credentials.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
-import { dkimKeyring } from "../../src/dkim/keyring.ts";
 import { signGenerated } from "../../src/dkim/sign.ts";
 import { generateDkimKey } from "../../src/dkim/store.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
@@ -118,7 +117,7 @@ describe("inbound: Authentication-Results from the injected DNS", () => {
     txt["other.example.net"] = ["v=spf1 -all"];
     txt["_dmarc.other.example.net"] = ["v=DMARC1; p=reject"];
     const content = Buffer.from(raw("bob@other.example.net"));
-    await dkimKeyring(h.ctx).refresh();
+    await h.ctx.dkimKeys.refresh();
     const signed = Buffer.from(await signGenerated(h.ctx, content, "other.example.net")).toString();
     const body = await send({ from: "bob@other.example.net", to: "alice@local.example.com", raw: signed });
     const ar = body.slice(0, body.indexOf("\r\nReceived:"));

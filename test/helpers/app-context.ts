@@ -5,6 +5,7 @@ import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import type { Storage } from "../../src/db/storage.ts";
 import type { Clock, Random } from "../../src/domain/types.ts";
+import { memberKeyring } from "../../src/dkim/keyring.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
 import { WorkerWakeUp } from "../../src/queue/wake-up.ts";
 import { ManualClock } from "../../src/util/clock.ts";
@@ -29,13 +30,15 @@ export interface TestContextOptions {
  */
 export function testAppContext(storage: Storage, o: TestContextOptions = {}): AppContext {
   const settings = o.settings ?? DEFAULT_SETTINGS;
+  const clock = o.clock ?? new ManualClock(new Date());
+  const logger = o.logger ?? silentLogger;
   return {
     config: o.config ?? loadConfig({}),
     storage,
     db: storage.db,
-    clock: o.clock ?? new ManualClock(new Date()),
+    clock,
     random: o.random ?? { next: () => 0.5 },
-    logger: o.logger ?? silentLogger,
+    logger,
     metrics: new Metrics(),
     directory: new Directory(storage.db),
     settings: typeof settings === "function" ? settings : () => settings,
@@ -43,5 +46,7 @@ export function testAppContext(storage: Storage, o: TestContextOptions = {}): Ap
     httpMounts: [],
     inProcessBackend: new InProcessBackend(),
     wakeUp: new WorkerWakeUp(storage.db),
+    // Not started: it loads on first use and after refreshMs; a test that wants NOTIFY starts it.
+    dkimKeys: memberKeyring({ db: storage.db, clock, logger }),
   };
 }
