@@ -1,7 +1,7 @@
 import type { AppContext } from "../app-context.ts";
 import type { ChannelAnswer } from "../backend/channel-protocol.ts";
 import { domainOf } from "../domain/address.ts";
-import { deferred, failed } from "../domain/outcome.ts";
+import { deferred, delivered, failed } from "../domain/outcome.ts";
 import type { DeliveryOutcome } from "../domain/types.ts";
 import { submitMemberMail } from "../member-mail/submit.ts";
 import { coerceError } from "../util/errors.ts";
@@ -27,15 +27,16 @@ export function accountsOutcome(e: Expansion, answers: readonly ChannelAnswer[])
     return failed(p.code, p.enhanced, p.text);
   }
   if (e.remote.length > 0) return null;
-  return delivered(e, answers);
+  return deliveredTo(e, answers);
 }
 
-function delivered(e: Expansion, answers: readonly ChannelAnswer[]): DeliveryOutcome {
+/** 250 naming where it went: the accounts that stored it, the alias's remote targets, who refused. */
+function deliveredTo(e: Expansion, answers: readonly ChannelAnswer[]): DeliveryOutcome {
   const parts = answers.filter((a) => a.status === "stored").map((a) => `${a.account}: ${a.text}`);
   if (e.remote.length > 0) parts.push(`sent on to ${e.remote.join(", ")}`);
   const refused = answers.filter((a) => a.status === "permanent");
   if (refused.length > 0) parts.push(`refused by ${refused.map((a) => `${a.account} (${a.code} ${a.text})`).join(", ")}`);
-  return { kind: "delivered", reply: { code: 250, enhanced: "2.0.0", text: parts.join("; ").slice(0, 900) } };
+  return delivered(250, "2.0.0", parts.join("; ").slice(0, 900));
 }
 
 /** accountsOutcome, after submitting an alias's remote targets as a new message (once: the alias header marks it). */
@@ -56,5 +57,5 @@ export async function combine(ctx: AppContext, e: Expansion, answers: readonly C
       return deferred(451, "4.3.0", `could not hand ${alias} on to ${e.remote.join(", ")}: ${coerceError(err).message}`);
     }
   }
-  return delivered(e, answers);
+  return deliveredTo(e, answers);
 }
