@@ -12,7 +12,7 @@ import { baseHeaders, facts, rawMessage } from "./fixtures.ts";
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 // The rules as delivery applies them (stored rule sets → engineRuleRunner → planActions →
-// BackendDelivery) are tested end to end in test/local/account-rules.test.ts; here, the
+// BackendDelivery) are tested end to end in test/backend/account-rules.test.ts; here, the
 // pieces that path composes with.
 
 describe("loop protection (isLooping)", () => {

@@ -6,7 +6,7 @@ import type { Storage } from "../../src/db/storage.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { createPgliteDatabase } from "../helpers/pglite.ts";
-import { count, createAccounts, deliverOnce, rawMessage, startBackend, submit, type TestBackend } from "./harness.ts";
+import { count, createAccounts, deliverOnce, rawMessage, startBackend, submit, type TestBackend } from "../helpers/backends.ts";
 
 // The zero-set-up default runs on embedded PGlite (one connection): local delivery must work there too.
 describe("local delivery on embedded PGlite", () => {

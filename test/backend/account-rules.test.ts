@@ -11,7 +11,7 @@ import { submitMessage } from "../../src/queue/submit.ts";
 import { setAccountRules, setDomainRules } from "../../src/rules/store.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { count, createAccounts, deliverOnce, DOMAIN, rawMessage, startBackend, submit, testContext, type TestBackend } from "./harness.ts";
+import { count, createAccounts, deliverOnce, DOMAIN, rawMessage, startBackend, submit, testContext, type TestBackend } from "../helpers/backends.ts";
 
 describe("Account-Level Rules applied at delivery (real PostgreSQL, the rules engine)", () => {
   let tdb: TestDatabase;

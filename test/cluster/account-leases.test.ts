@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acquireAccountLease, readAccountLeases, releaseAccountLeases, rendezvousOwner } from "../../src/cluster/account-leases.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { createAccounts } from "./harness.ts";
+import { createAccounts } from "../helpers/backends.ts";
 
 describe("account leases (real PostgreSQL)", () => {
   let tdb: TestDatabase;

@@ -10,7 +10,7 @@ import { submitMessage } from "../../src/queue/submit.ts";
 import { createLogger, silentLogger } from "../../src/util/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { until } from "../helpers/until.ts";
-import { count, createAccounts, rawMessage } from "./harness.ts";
+import { count, createAccounts, rawMessage } from "../helpers/backends.ts";
 
 const MESSAGES = Number(process.env.LOCAL_TEST_MESSAGES ?? 1000);
 const ACCOUNTS = 50;

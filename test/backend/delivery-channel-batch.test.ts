@@ -10,7 +10,7 @@ import { clusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { callDeliveryChannelBatch, ChannelCallError } from "../../src/delivery/channel-client.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { count, createAccounts, rawMessage, startBackend, testContext, type TestBackend } from "./harness.ts";
+import { count, createAccounts, rawMessage, startBackend, testContext, type TestBackend } from "../helpers/backends.ts";
 
 const enc = new TextEncoder();
 

@@ -4,7 +4,7 @@ import { readAccountLeases } from "../../src/cluster/account-leases.ts";
 import { queryRows, num, str } from "../../src/db/rows.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { count, createAccounts, deliverOnce, rawMessage, startBackend, submit, type TestBackend } from "./harness.ts";
+import { count, createAccounts, deliverOnce, rawMessage, startBackend, submit, type TestBackend } from "../helpers/backends.ts";
 
 const settings = { member_timeout_seconds: 30, account_lease_seconds: 60, account_idle_seconds: 3600 };
 

@@ -17,7 +17,10 @@ import { submitMessage } from "../../src/queue/submit.ts";
 import { deliverLocal } from "../../src/delivery/local.ts";
 import { createDeliveryHandler } from "../../src/delivery/handler.ts";
 import type { HttpServerHandle } from "../../src/domain/runtime.ts";
-import { testAppContext } from "../helpers/app-context.ts";
+import { testAppContext } from "./app-context.ts";
+
+// Backend members in this process and a queue pass driven by hand, for the tests of local delivery
+// (test/delivery), of the backend (test/backend) and of account leases (test/cluster).
 
 export function testContext(storage: Storage, name: string, clock: Clock, overrides: Partial<Settings> = {}, clusterSecret: string | null = null): AppContext {
   const config = { ...loadConfig({}, { name, httpPort: 0, role: "backend" }), clusterSecret };

@@ -9,7 +9,7 @@ import { callDeliveryChannel, ChannelCallError } from "../../src/delivery/channe
 import { queryRows } from "../../src/db/rows.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { count, createAccounts, rawMessage, startBackend, testContext, type TestBackend } from "./harness.ts";
+import { count, createAccounts, rawMessage, startBackend, testContext, type TestBackend } from "../helpers/backends.ts";
 
 describe("delivery channel (real PostgreSQL, real HTTP)", () => {
   let tdb: TestDatabase;

@@ -8,7 +8,7 @@ import { num, queryRows, str } from "../../src/db/rows.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { type CountingStorage, openCountingStorage } from "./counting-storage.ts";
-import { count, createAccounts, deliverOnce, rawMessage, startBackend, submit, testContext, type TestBackend } from "./harness.ts";
+import { count, createAccounts, deliverOnce, rawMessage, startBackend, submit, testContext, type TestBackend } from "../helpers/backends.ts";
 
 // The store side of a claimed batch: one transaction for everything this process owns, the
 // queue outcomes recorded in it, a lost lease deferring only its own account.
