@@ -9,7 +9,7 @@ import { policyFromSettings } from "../../src/queue/retry-schedule.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createPgliteDatabase } from "../helpers/pglite.ts";
-import { testContext } from "./context.ts";
+import { testContext } from "../relay/context.ts";
 
 /** The embedded default (no DATABASE_URL) runs on PGlite: the DSN passes must work there too. */
 describe("DSN passes on PGlite", () => {

@@ -8,11 +8,11 @@ import { submitMessage } from "../../src/queue/submit.ts";
 import { Relay } from "../../src/relay/relay.ts";
 import type { EnvelopeRecipient } from "../../src/domain/types.ts";
 import { type SmtpSink, startSmtpSink } from "../helpers/smtp-sink.ts";
-import { testContext } from "./context.ts";
-import { parseDsn } from "./dsn-parse.ts";
-import { fakeDns } from "./fake-dns.ts";
-import { queuePass } from "./queue-pass.ts";
-import { sinkWorld } from "./sink-world.ts";
+import { testContext } from "../relay/context.ts";
+import { parseDsn } from "../relay/dsn-parse.ts";
+import { fakeDns } from "../relay/fake-dns.ts";
+import { queuePass } from "../relay/queue-pass.ts";
+import { sinkWorld } from "../relay/sink-world.ts";
 
 const T0 = Date.UTC(2026, 5, 1, 12);
 const ORIGINAL = Buffer.from("From: alice@origin.test\r\nTo: many@dest.test\r\nSubject: quarterly figures\r\nMessage-ID: <orig-1@origin.test>\r\n\r\nthe figures, attached in spirit\r\n");
