@@ -6,6 +6,9 @@ export interface NetworkList {
   invalid: string[];
 }
 
+/** Client addresses whose answer a list remembers; past it, it starts again. */
+const MEMO_LIMIT = 4096;
+
 /** "10.0.0.0/8, 192.168.1.7, ::1/128" → a matcher. IPv4-mapped IPv6 clients match IPv4 entries. */
 export function parseNetworks(list: string): NetworkList {
   const blocks = new BlockList();
@@ -23,13 +26,20 @@ export function parseNetworks(list: string): NetworkList {
     }
     blocks.addSubnet(addr, prefix, family === 4 ? "ipv4" : "ipv6");
   }
+  // BlockList.check builds socket-address objects on every call (it showed in profiles of busy
+  // frontends); clients come from few addresses, so each one's answer is kept.
+  const seen = new Map<string, boolean>();
   return {
     invalid,
     contains(ip: string): boolean {
+      const known = seen.get(ip);
+      if (known !== undefined) return known;
       const plain = unmapIpv4(ip);
       const family = isIP(plain);
-      if (family === 0) return false;
-      return blocks.check(plain, family === 4 ? "ipv4" : "ipv6");
+      const inside = family !== 0 && blocks.check(plain, family === 4 ? "ipv4" : "ipv6");
+      if (seen.size >= MEMO_LIMIT) seen.clear();
+      seen.set(ip, inside);
+      return inside;
     },
   };
 }
