@@ -184,7 +184,7 @@ async function ingest(runtime: RuntimeName, storage: ReturnType<typeof openPostg
       const cpuMs = cpuMsOf(proc.child.pid ?? 0) - cpu0;
       const peak = Number(/^PEAK (\d+)$/.exec(await proc.control("peak"))?.[1]);
       // The 250s are rows in the queue, or the figure means nothing.
-      const [{ n }] = (await storage.db.execute(sql`SELECT count(*)::int AS n FROM messages`)) as unknown as Array<{ n: number }>;
+      const [{ n }] = (await storage.db.execute(sql`SELECT count(*)::int AS n FROM messages`)) as Array<{ n: number }>;
       if (n !== accepted) throw new Error(`${runtime}: accepted ${accepted} but the queue holds ${n}`);
       figures.push({ sessions, perSec: accepted / seconds, cpuUsPerMsg: (cpuMs * 1000) / accepted, peakRss: peak });
     }

@@ -145,7 +145,7 @@ try {
     const seconds = (performance.now() - t0) / 1000;
     const peak = Number(/^PEAK (\d+)$/.exec(await control("peak"))?.[1]);
     // Durability check: the 250s are rows in the queue.
-    const [{ n }] = (await storage.db.execute(sql`SELECT count(*)::int AS n FROM messages`)) as unknown as Array<{ n: number }>;
+    const [{ n }] = (await storage.db.execute(sql`SELECT count(*)::int AS n FROM messages`)) as Array<{ n: number }>;
     if (n !== accepted) throw new Error(`accepted ${accepted} but the queue holds ${n}`);
     const row: Row = {
       sessions,

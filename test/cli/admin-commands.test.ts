@@ -19,7 +19,7 @@ const bin = fileURLToPath(new URL("../../bin/mailcluster.js", import.meta.url));
 
 function collector(): { out: (l: string) => void; lines: string[]; json: () => unknown } {
   const lines: string[] = [];
-  return { out: (l) => lines.push(l), lines, json: () => JSON.parse(lines.join("\n")) };
+  return { out: (l) => lines.push(l), lines, json: (): unknown => JSON.parse(lines.join("\n")) };
 }
 
 async function* stdinOf(text: string): AsyncIterable<string> {

@@ -30,7 +30,7 @@ describe("the compiled CLI copy", () => {
     await build(p);
     const url = freshEntry(p);
     expect(url).toMatch(/\/node_modules\/\.cache\/mailcluster\/build-[\w-]+\/cli\.js$/);
-    const first: { main: () => Promise<string> } = await import(url ?? "");
+    const first = (await import(url ?? "")) as { main: () => Promise<string> };
     expect(await first.main()).toBe(`hello ${new URL("package.json", pathToFileURL(root + "/")).pathname}`);
 
     // A source edited after the build: the copy is stale until it is built again.
@@ -40,7 +40,7 @@ describe("the compiled CLI copy", () => {
     const again = freshEntry(p);
     expect(again).not.toBeNull();
     expect(again).not.toBe(url);
-    const second: { main: () => Promise<string> } = await import(again ?? "");
+    const second = (await import(again ?? "")) as { main: () => Promise<string> };
     expect((await second.main()).startsWith("bye ")).toBe(true);
   }, 60_000);
 

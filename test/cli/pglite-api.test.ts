@@ -29,7 +29,7 @@ describe("the CLI while a member runs on PGlite", () => {
     try {
       await until(() => healthy(httpPort), `member healthy; output: ${m.output()}`, 120_000, 100);
       const address = JSON.parse(readFileSync(join(dir, "admin-api.json"), "utf8")) as { url: string; pid: number };
-      expect(address).toEqual({ url: `http://127.0.0.1:${httpPort}/api/v1`, pid: expect.any(Number) });
+      expect(address).toEqual({ url: `http://127.0.0.1:${httpPort}/api/v1`, pid: expect.any(Number) as number });
 
       const add = await runCli(["domain", "add", "lite.test", "--json"], env);
       expect(add.stderr).toBe("");

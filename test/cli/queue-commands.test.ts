@@ -16,7 +16,7 @@ const T0 = new Date(Date.UTC(2026, 5, 1, 12, 0, 0));
 
 function collector(): { out: (l: string) => void; lines: string[]; json: () => unknown } {
   const lines: string[] = [];
-  return { out: (l) => lines.push(l), lines, json: () => JSON.parse(lines.join("\n")) };
+  return { out: (l) => lines.push(l), lines, json: (): unknown => JSON.parse(lines.join("\n")) };
 }
 
 async function submit(sender: string, rcpts: string[], content = "Subject: q\r\n\r\nq\r\n", at = T0): Promise<number> {

@@ -47,7 +47,7 @@ describe("the mailcluster command", () => {
       await until(() => healthy(httpPort), `member healthy on ${httpPort}; output: ${m.output()}`, 60_000, 200);
       const listed = await runCli(["members", "--json"], { DATABASE_URL: tdb.url });
       expect(listed.code).toBe(0);
-      const members: Array<{ name: string; alive: boolean }> = JSON.parse(listed.stdout);
+      const members = JSON.parse(listed.stdout) as Array<{ name: string; alive: boolean }>;
       expect(members.find((x) => x.name === "cli-test-1")?.alive).toBe(true);
       const table = await runCli(["members"], { DATABASE_URL: tdb.url });
       expect(table.stdout).toMatch(/cli-test-1.*true/);
@@ -57,7 +57,7 @@ describe("the mailcluster command", () => {
     expect(await exited(m.child)).toBe(0);
     expect(m.output()).toContain("member deregistered");
     const after = await runCli(["members", "--json"], { DATABASE_URL: tdb.url });
-    const left: Array<{ name: string }> = JSON.parse(after.stdout);
+    const left = JSON.parse(after.stdout) as Array<{ name: string }>;
     expect(left.map((x) => x.name)).not.toContain("cli-test-1");
   });
 

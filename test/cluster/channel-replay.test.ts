@@ -47,11 +47,11 @@ describe("a replayed delivery-channel request (real processes)", () => {
     const first = await send(b1);
     expect(first.status).toBe(200);
     expect(first.text).toContain('"stored"');
-    expect(await send(b2)).toEqual({ status: 401, text: expect.stringContaining("replayed") });
+    expect(await send(b2)).toEqual({ status: 401, text: expect.stringContaining("replayed") as string });
 
     await crash(b1);
     b1 = await spawnMember({ name: "rb1", role: "backend", submit: "locally", databaseUrl: tdb.url, ports: [b1.smtpPort, b1.httpPort] });
-    expect(await send(b1)).toEqual({ status: 401, text: expect.stringContaining("replayed") });
+    expect(await send(b1)).toEqual({ status: 401, text: expect.stringContaining("replayed") as string });
 
     const rows = await queryRows(tdb.storage.db, sql`SELECT count(*)::int AS n FROM mailbox_messages`);
     expect(num(rows[0].n)).toBe(1);

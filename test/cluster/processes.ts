@@ -102,7 +102,7 @@ export function logLines(p: MemberProcess, msg: string): Array<Record<string, un
     if (!line.startsWith("{") || !line.includes(msg)) continue;
     try {
       const parsed: unknown = JSON.parse(line);
-      if (parsed && typeof parsed === "object" && "msg" in parsed && parsed.msg === msg) out.push(parsed as Record<string, unknown>);
+      if (parsed && typeof parsed === "object" && "msg" in parsed && parsed.msg === msg) out.push(parsed);
     } catch {
       // a partial line at the end of the buffer
     }

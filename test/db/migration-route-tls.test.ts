@@ -43,6 +43,6 @@ describe("migration 0012: routes.require_tls becomes routes.tls", () => {
       () => null,
       (e: unknown) => e,
     );
-    expect(err instanceof Error ? String(err.cause ?? err.message) : "no error").toMatch(/routes_tls_check/);
+    expect(err instanceof Error ? String(err.cause instanceof Error ? err.cause : err.message) : "no error").toMatch(/routes_tls_check/);
   });
 });

@@ -32,14 +32,14 @@ describe("postgres.js as installed (patched)", () => {
       // Both connections busy, so the transaction's BEGIN is pipelined onto one of them.
       const busy = [sql`select pg_sleep(0.2)`.execute(), sql`select pg_sleep(0.2)`.execute()];
       const tx = sql.begin(async (t) => {
-        const [{ id }] = await t`select txid_current()::text as id`;
+        const [{ id }] = await t<Array<{ id: string }>>`select txid_current()::text as id`;
         await t`select pg_sleep(0.1)`;
         return id;
       });
       // An unrelated query issued while the transaction is open must not run inside it.
       const outside = (async () => {
         await new Promise((r) => setTimeout(r, 250));
-        return (await sql`select txid_current()::text as id`)[0].id;
+        return (await sql<Array<{ id: string }>>`select txid_current()::text as id`)[0].id;
       })();
       await Promise.all(busy);
       const [inside, other] = await Promise.all([tx, outside]);
@@ -54,7 +54,7 @@ describe("postgres.js as installed (patched)", () => {
     const options = { max: 3, max_pipeline: 0, onnotice: () => {} };
     const sql = postgres(tdb.url, options);
     try {
-      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => sql.begin(async (t) => (await t`select ${i}::int as i`)[0].i)));
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => sql.begin(async (t) => (await t<Array<{ i: number }>>`select ${i}::int as i`)[0].i)));
       expect(results).toEqual([0, 1, 2, 3, 4, 5]);
     } finally {
       await sql.end({ timeout: 1 });

@@ -13,7 +13,7 @@ import { until } from "../helpers/until.ts";
 /** A logger that keeps the warnings it is given. */
 function warnings() {
   const lines: Array<{ msg: string; lost?: number[] }> = [];
-  const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
   return { logger, lines };
 }
 
@@ -115,7 +115,7 @@ describe("in-flight lease renewal", () => {
             failNext = false;
             return Promise.reject(new Error("connection lost while recording"));
           }
-          return Reflect.apply(value, target, args);
+          return Reflect.apply(value, target, args) as unknown;
         };
       },
     });

@@ -169,7 +169,7 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
   it("refetches when the TXT id changes, and after max_age; keeps the policy when the TXT record vanishes", async () => {
     const s = await sink(mxCert);
     let dnsZone = zone();
-    const m = member("m1", new Proxy({}, { get: (_t, k: string) => dnsZone[k] }) as Record<string, FakeZoneEntry>, s.port);
+    const m = member("m1", new Proxy<Record<string, FakeZoneEntry>>({}, { get: (_t, k: string) => dnsZone[k] }), s.port);
     await m.mtaSts.lookup("dest.test");
     expect(webServer.requests).toHaveLength(1);
     // Same id, within the recheck interval: nothing asked.

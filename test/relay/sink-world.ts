@@ -12,8 +12,8 @@ export interface SinkWorld {
   readonly storage: Storage;
   /** Another pool on the same database (a second member), closed with it. */
   open(max?: number): Storage;
-  /** A scripted SMTP sink, closed after each test. */
-  sink(o?: SmtpSinkOptions): Promise<SmtpSink>;
+  /** A scripted SMTP sink, closed after each test (a function, not a method: tests take it off the world). */
+  readonly sink: (o?: SmtpSinkOptions) => Promise<SmtpSink>;
   /** Closes this relay after the test. */
   track(relay: Relay): Relay;
 }

@@ -89,12 +89,12 @@ describe("TLS-RPT: daily aggregate reports", () => {
     const att = mail.attachments[0];
     expect(att.contentType).toBe("application/tlsrpt+gzip");
     expect(att.filename).toMatch(new RegExp(`^mta\\.sender\\.test!dest\\.test!${DAY / 1000}!${DAY / 1000 + 86400}!.+\\.json\\.gz$`));
-    const report = JSON.parse(gunzipSync(att.content).toString("utf8"));
+    const report: unknown = JSON.parse(gunzipSync(att.content).toString("utf8"));
     expect(report).toEqual({
       "organization-name": "mta.sender.test",
       "date-range": { "start-datetime": "2026-06-01T00:00:00Z", "end-datetime": "2026-06-01T23:59:59Z" },
       "contact-info": "postmaster@mta.sender.test",
-      "report-id": expect.stringContaining("dest.test@mta.sender.test"),
+      "report-id": expect.stringContaining("dest.test@mta.sender.test") as string,
       policies: [
         {
           policy: { "policy-type": "sts", "policy-string": ["version: STSv1", "mode: enforce", "mx: mx1.dest.test", "max_age: 86400"], "policy-domain": "dest.test", "mx-host": ["mx1.dest.test"] },

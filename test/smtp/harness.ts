@@ -91,7 +91,7 @@ export class RawClient {
     if (r.code !== 220) throw new Error(`STARTTLS: ${r.lines.join(" | ")}`);
     this.socket.removeAllListeners("data");
     return new Promise((resolve, reject) => {
-      const s = tls.connect({ socket: this.socket as net.Socket, rejectUnauthorized: false }, () => resolve(new RawClient(s)));
+      const s = tls.connect({ socket: this.socket, rejectUnauthorized: false }, () => resolve(new RawClient(s)));
       s.once("error", reject);
     });
   }

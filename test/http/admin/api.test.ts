@@ -78,7 +78,7 @@ describe("domains", () => {
     expect(notJson.status).toBe(415);
     const huge = await call(app, "POST", "/domains", { name: "ok.test", pad: "x".repeat(100_000) });
     expect(huge.status).toBe(413);
-    expect(huge.body).toMatchObject({ error: expect.stringContaining("larger than") });
+    expect(huge.body).toMatchObject({ error: expect.stringContaining("larger than") as string });
     expect(await count("domains")).toBe(0);
   });
 });
@@ -111,7 +111,7 @@ describe("accounts and aliases", () => {
     expect(issuePaths((await call(app, "POST", "/accounts", { address: "bob@mail.test", password: 42 })).body)).toEqual(["password"]);
     const unknownDomain = await call(app, "POST", "/accounts", { address: "bob@elsewhere.test" });
     expect(unknownDomain.status).toBe(404);
-    expect(unknownDomain.body).toMatchObject({ error: expect.stringContaining("not a local domain") });
+    expect(unknownDomain.body).toMatchObject({ error: expect.stringContaining("not a local domain") as string });
     expect(await count("accounts")).toBe(before);
   });
 
@@ -181,7 +181,7 @@ describe("members and settings", () => {
     expect((await call(app, "PUT", "/settings/dns_servers", { value: 53 })).body).toEqual({ error: 'setting "dns_servers" takes a string' });
     const badClass = await call(app, "PUT", "/settings/suppression_auto_classes", { value: "bad_mailbox,spam" });
     expect(badClass.status).toBe(400);
-    expect(badClass.body).toEqual({ error: expect.stringMatching(/^setting "suppression_auto_classes" has an unknown bounce class spam; known: .*bad_mailbox/) });
+    expect(badClass.body).toEqual({ error: expect.stringMatching(/^setting "suppression_auto_classes" has an unknown bounce class spam; known: .*bad_mailbox/) as string });
     expect(issuePaths((await call(app, "PUT", "/settings/queue_poll_interval_ms", {})).body)).toEqual(["value"]);
     expect((await call(app, "PUT", "/settings/no_such_key", { value: 1 })).status).toBe(404);
     expect((await loadSettings(tdb.storage.db)).queue_poll_interval_ms).toBe(250);

@@ -134,7 +134,7 @@ describe("suppression list over the admin API", () => {
   it("the automatic classes setting refuses an unknown class", async () => {
     const r = await call(app, "PUT", "/settings/suppression_auto_classes", { value: "bad_mailbox, spam" });
     expect(r.status).toBe(400);
-    expect(r.body).toMatchObject({ error: expect.stringContaining("unknown bounce class spam") });
+    expect(r.body).toMatchObject({ error: expect.stringContaining("unknown bounce class spam") as string });
     expect((await call(app, "PUT", "/settings/suppression_auto_classes", { value: "bad_mailbox,mailbox_full" })).status).toBe(200);
     expect((await call(app, "GET", "/settings/suppression_auto_classes")).body).toMatchObject({ value: "bad_mailbox,mailbox_full" });
   });

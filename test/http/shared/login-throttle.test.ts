@@ -35,7 +35,7 @@ describe("admin token throttling", () => {
     const locked = await api(app, "192.0.2.1", TOKEN);
     expect(locked.status).toBe(429);
     expect(Number(locked.headers.get("retry-after"))).toBe(300);
-    expect(await locked.json()).toMatchObject({ error: expect.stringContaining("too many wrong tokens") });
+    expect(await locked.json()).toMatchObject({ error: expect.stringContaining("too many wrong tokens") as string });
     expect((await api(app, "192.0.2.2", TOKEN)).status).toBe(200);
     clock.advance(299_000);
     expect(Number((await api(app, "192.0.2.1", TOKEN)).headers.get("retry-after"))).toBe(1);
