@@ -7,6 +7,7 @@ import type { Db } from "./db/db.ts";
 import type { Storage } from "./db/storage.ts";
 import type { Settings } from "./cluster/settings.ts";
 import type { ClusterView } from "./cluster/cluster-view.ts";
+import type { ClusterSecret } from "./cluster/cluster-secret.ts";
 import type { DkimKeyring } from "./dkim/keyring.ts";
 import type { Metrics } from "./metrics/registry.ts";
 import type { WorkerWakeUp } from "./queue/wake-up.ts";
@@ -43,6 +44,8 @@ export interface AppContext {
   wakeUp: WorkerWakeUp;
   /** The active DKIM signing keys in memory (signing costs no query); Member starts its NOTIFY listening and stops it. */
   dkimKeys: DkimKeyring;
+  /** What the delivery channel and member AUTH are signed with (CLUSTER_SECRET or the stored one), looked up once. */
+  clusterSecret: ClusterSecret;
   /** Own submit mode and who is alive, refreshed with every heartbeat (absent in bare test contexts). */
   cluster?: ClusterView;
 }

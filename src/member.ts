@@ -10,6 +10,7 @@ import { InProcessBackend } from "./backend/registry.ts";
 import { loadSettings, type Settings } from "./cluster/settings.ts";
 import { Membership } from "./cluster/membership.ts";
 import { ClusterView } from "./cluster/cluster-view.ts";
+import { ClusterSecret } from "./cluster/cluster-secret.ts";
 import { ClusterCoordinator } from "./cluster/coordinator.ts";
 import { QueueWorker, type DeliveryHandler } from "./queue/worker.ts";
 import { QUEUE_CHANNEL } from "./queue/channel.ts";
@@ -112,6 +113,7 @@ export class Member {
       },
       wakeUp: new WorkerWakeUp(db),
       dkimKeys: memberKeyring({ db, clock, logger: o.logger }),
+      clusterSecret: new ClusterSecret(db, o.config.clusterSecret),
     };
     this.relay = new MemberRelay(this.ctx);
   }

@@ -4,7 +4,6 @@ import { coerceError } from "../util/errors.ts";
 import { AccountOwnership } from "./account-owner.ts";
 import type { AccountRuleRunner } from "./account-rules.ts";
 import { mountDeliveryChannel } from "./channel-server.ts";
-import { clusterSecret } from "../cluster/cluster-secret.ts";
 import { BackendDelivery } from "./deliver.ts";
 import { engineRuleRunner } from "../rules/backend-runner.ts";
 
@@ -38,12 +37,12 @@ export class BackendComponent implements Component {
       engineRuleRunner({ onInvalid: (where, err) => ctx.logger.warn({ where, err: err.message }, "stored rule set does not validate; skipped") });
     this.delivery = new BackendDelivery(ctx, ownership, rules);
     ctx.inProcessBackend.register(this.delivery);
-    ctx.httpMounts.push(mountDeliveryChannel(ctx, () => clusterSecret(ctx), this.delivery));
+    ctx.httpMounts.push(mountDeliveryChannel(ctx, () => ctx.clusterSecret.get(), this.delivery));
   }
 
   async start(ctx: AppContext): Promise<void> {
     // Fail at start, not at the first delivery, when the secret cannot be had.
-    await clusterSecret(ctx);
+    await ctx.clusterSecret.get();
     const every = Math.max(250, Math.floor((ctx.settings().account_lease_seconds * 1000) / 4));
     this.timer = setInterval(() => void this.maintain(), every);
     this.timer.unref?.();

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
-import type { AppContext } from "../app-context.ts";
 import type { Executor } from "../db/db.ts";
 import { queryRows } from "../db/rows.ts";
 
@@ -26,15 +25,28 @@ export async function ensureClusterSecret(db: Executor, configured: string | nul
   return secret;
 }
 
-const cache = new WeakMap<AppContext, Promise<string>>();
+/**
+ * The member's cluster secret (ctx.clusterSecret), which Member builds: resolved once, on first
+ * use, and kept for the member's life (the settings row never changes once written, and
+ * CLUSTER_SECRET is read at start). A failed lookup is not kept, so the next call retries.
+ */
+export class ClusterSecret {
+  private resolved: Promise<string> | null = null;
 
-/** Per running member, resolved once. A failed lookup is not cached, so the next call retries. */
-export function clusterSecret(ctx: AppContext): Promise<string> {
-  let p = cache.get(ctx);
-  if (!p) {
-    p = ensureClusterSecret(ctx.db, ctx.config.clusterSecret);
-    p.catch(() => cache.delete(ctx));
-    cache.set(ctx, p);
+  constructor(
+    private readonly db: Executor,
+    /** CLUSTER_SECRET (config.clusterSecret), which wins when set. */
+    private readonly configured: string | null,
+  ) {}
+
+  get(): Promise<string> {
+    if (!this.resolved) {
+      const p = ensureClusterSecret(this.db, this.configured);
+      this.resolved = p;
+      p.catch(() => {
+        if (this.resolved === p) this.resolved = null;
+      });
+    }
+    return this.resolved;
   }
-  return p;
 }

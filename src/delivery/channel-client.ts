@@ -2,7 +2,6 @@ import type { AppContext } from "../app-context.ts";
 import { sha256Hex, signRequest } from "../backend/channel-auth.ts";
 import { BATCH_PATH, encodeBatchHeader, MAX_HEADER_BYTES, MAX_ITEMS } from "../backend/channel-batch-protocol.ts";
 import { type ChannelAnswer, type ChannelEnvelope, DELIVER_PATH, encodeRequest, MAX_RECIPIENTS, validateAnswers } from "../backend/channel-protocol.ts";
-import { clusterSecret } from "../cluster/cluster-secret.ts";
 import { Sha256 } from "../backend/sha256-stream.ts";
 import { coerceError } from "../util/errors.ts";
 
@@ -52,7 +51,7 @@ function answersOf(baseUrl: string, r: { status: number; text: string }): Channe
 /** POST one message with its recipients to a backend's delivery channel (v1 path), signed. */
 export async function callDeliveryChannel(ctx: AppContext, baseUrl: string, envelope: ChannelEnvelope, content: Uint8Array): Promise<ChannelAnswer[]> {
   const body = encodeRequest(envelope, content);
-  const headers = await signRequest(await clusterSecret(ctx), { method: "POST", path: DELIVER_PATH, digest: await sha256Hex(body), now: ctx.clock.now(), member: ctx.config.memberName, target: null });
+  const headers = await signRequest(await ctx.clusterSecret.get(), { method: "POST", path: DELIVER_PATH, digest: await sha256Hex(body), now: ctx.clock.now(), member: ctx.config.memberName, target: null });
   return answersOf(baseUrl, await post(baseUrl, DELIVER_PATH, headers, body));
 }
 
@@ -145,7 +144,7 @@ function digestOf(bytes: Uint8Array): string {
 
 async function callOnce(ctx: AppContext, url: string, items: ChannelItem[], target: string): Promise<ChannelAnswer[]> {
   const header = encodeBatchHeader(items.map((i) => ({ envelope: { ...i.envelope, size: i.content.byteLength }, sha256: digestOf(i.content) })));
-  const headers = await signRequest(await clusterSecret(ctx), { method: "POST", path: BATCH_PATH, digest: digestOf(header), now: ctx.clock.now(), member: ctx.config.memberName, target });
+  const headers = await signRequest(await ctx.clusterSecret.get(), { method: "POST", path: BATCH_PATH, digest: digestOf(header), now: ctx.clock.now(), member: ctx.config.memberName, target });
   const res = await post(url, BATCH_PATH, headers, bodyOf(header, items.map((i) => i.content)));
   if (res.status === 404) {
     ctx.metrics.inc("mailcluster_channel_v1_fallbacks_total", "Batches sent message by message to a backend without the batch path");

@@ -1,5 +1,4 @@
 import type { AppContext } from "../app-context.ts";
-import { clusterSecret } from "../cluster/cluster-secret.ts";
 import { deferred } from "../domain/outcome.ts";
 import { readMessageBody } from "../queue/body.ts";
 import type { DnsResolver } from "../domain/dns.ts";
@@ -78,7 +77,7 @@ export class MemberRelay {
       isFrontend: ctx.config.roles.includes("frontend"),
       // Port 25 in production; cluster tests make a local sink the Internet.
       mxPort: () => ctx.settings().relay_mx_port,
-      clusterSecret: () => clusterSecret(ctx),
+      clusterSecret: () => ctx.clusterSecret.get(),
       // Policies shared through the database; the fetch resolves mta-sts.<domain> with the relay's DNS.
       mtaSts: new MtaStsCache({ db: ctx.db, resolver, fetcher: httpsPolicyFetcher({ resolver }), clock: ctx.clock, logger: ctx.logger }),
       tlsReports: new TlsReportRecorder(),

@@ -1,7 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from "smtp-server";
 import { canonicalAddress } from "../accounts/store.ts";
-import { clusterSecret } from "../cluster/cluster-secret.ts";
 import { isMemberUser, verifyMemberCredentials } from "../cluster/member-credentials.ts";
 import { hashPassword, verifyPassword } from "../accounts/password.ts";
 import { accounts } from "../db/schema/index.ts";
@@ -63,7 +62,7 @@ async function authenticateMember(deps: FrontendDeps, auth: SMTPServerAuthentica
   const { ctx } = deps;
   let from: string | null;
   try {
-    const secret = await clusterSecret(ctx);
+    const secret = await ctx.clusterSecret.get();
     from = auth.authzid && auth.authzid !== auth.username ? null : verifyMemberCredentials(secret, auth.username ?? "", auth.password ?? "", ctx.config.memberName, ctx.clock.now());
   } catch (err) {
     ctx.logger.error({ err: coerceError(err).message, session: session.id }, "cluster secret lookup failed");

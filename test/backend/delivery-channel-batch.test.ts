@@ -6,7 +6,6 @@ import { detectRuntime } from "../../adapters/runtime/index.ts";
 import { NONCE_HEADER, SIGNATURE_HEADER, sha256Hex, signRequest, TARGET_HEADER, TIMESTAMP_HEADER } from "../../src/backend/channel-auth.ts";
 import { BATCH_PATH, encodeBatchHeader } from "../../src/backend/channel-batch-protocol.ts";
 import { DELIVER_PATH, type ChannelEnvelope } from "../../src/backend/channel-protocol.ts";
-import { clusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { callDeliveryChannelBatch, ChannelCallError } from "../../src/delivery/channel-client.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
@@ -94,7 +93,7 @@ describe("delivery channel batches (real PostgreSQL, real HTTP)", () => {
   };
   /** A batch body by hand: the header line as given, then the contents. */
   const rawBatch = async (line: Uint8Array, contents: Uint8Array[], target = "") => {
-    const secret = await clusterSecret(b1.ctx);
+    const secret = await b1.ctx.clusterSecret.get();
     const headers = await signRequest(secret, { method: "POST", path: BATCH_PATH, digest: await sha256Hex(line), now: clock.now(), member: "sender", target });
     return { headers, body: concat([line, enc.encode("\n"), ...contents]) };
   };
@@ -208,7 +207,7 @@ describe("delivery channel batches (real PostgreSQL, real HTTP)", () => {
   });
 
   it("missing, stale or malformed authentication is refused before the body is read", async () => {
-    const secret = await clusterSecret(b1.ctx);
+    const secret = await b1.ctx.clusterSecret.get();
     const fresh = await signRequest(secret, { method: "POST", path: BATCH_PATH, digest: "0".repeat(64), now: clock.now(), member: "x", target: "" });
     const stale = await signRequest(secret, { method: "POST", path: BATCH_PATH, digest: "0".repeat(64), now: new Date(clock.now().getTime() - 120_000), member: "x", target: "" });
     const chunk = enc.encode("x".repeat(1024));
@@ -232,7 +231,7 @@ describe("delivery channel batches (real PostgreSQL, real HTTP)", () => {
 
   it("unauthenticated readers are capped: beyond the cap → 503 without reading", async () => {
     const gated = await startBackend(tdb.storage, "b-gate", clock);
-    const secret = await clusterSecret(b1.ctx);
+    const secret = await b1.ctx.clusterSecret.get();
     const v1 = await signRequest(secret, { method: "POST", path: DELIVER_PATH, digest: "0".repeat(64), now: clock.now(), member: "x", target: null });
     const v2 = await signRequest(secret, { method: "POST", path: BATCH_PATH, digest: "0".repeat(64), now: clock.now(), member: "x", target: "" });
     const { hostname, port } = new URL(gated.url);
@@ -271,7 +270,7 @@ describe("delivery channel batches (real PostgreSQL, real HTTP)", () => {
     expect((await post(b1.url, request)).status).toBe(401);
 
     // The same for the single-message path.
-    const secret = await clusterSecret(b1.ctx);
+    const secret = await b1.ctx.clusterSecret.get();
     const v1Body = concat([enc.encode(JSON.stringify({ ...one.envelope, messageId: nextMessage++ }) + "\n"), one.content]);
     const v1 = { headers: await signRequest(secret, { method: "POST", path: DELIVER_PATH, digest: await sha256Hex(v1Body), now: clock.now(), member: "x", target: null }), body: v1Body };
     expect((await post(b2.url, v1, DELIVER_PATH)).status).toBe(200);

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sha256Hex, signRequest } from "../../src/backend/channel-auth.ts";
 import { DELIVER_PATH, encodeRequest, type ChannelEnvelope } from "../../src/backend/channel-protocol.ts";
-import { clusterSecret, ensureClusterSecret } from "../../src/cluster/cluster-secret.ts";
+import { ensureClusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { storeMessage } from "../../src/backend/mailbox-store.ts";
 import { acquireAccountLease } from "../../src/cluster/account-leases.ts";
 import { callDeliveryChannel, ChannelCallError } from "../../src/delivery/channel-client.ts";
@@ -53,7 +53,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
   };
 
   it("the secret is generated once into the database and shared by every member", async () => {
-    const a = await clusterSecret(backend.ctx);
+    const a = await backend.ctx.clusterSecret.get();
     expect(a.length).toBeGreaterThanOrEqual(32);
     expect(await ensureClusterSecret(tdb.storage.db, null)).toBe(a);
     expect(await ensureClusterSecret(tdb.storage.db, "configured-secret-wins")).toBe("configured-secret-wins");
@@ -90,7 +90,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
     expect(r.status).toBe(401);
     expect(r.text).toContain("wrong signature");
     // Signed for another body: the digest does not match.
-    const secret = await clusterSecret(backend.ctx);
+    const secret = await backend.ctx.clusterSecret.get();
     const other = await sign(secret, encodeRequest(envelope(accounts[0], content), content), clock.now(), "x");
     expect((await post(body, { ...other })).status).toBe(401);
     await expect(callDeliveryChannel(testContext(tdb.storage, "outsider", clock, {}, "a-different-secret"), backend.url, envelope(accounts[0], content), content)).rejects.toBeInstanceOf(ChannelCallError);
@@ -98,7 +98,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
   });
 
   it("a stale timestamp or a replayed request → 401, nothing stored twice", async () => {
-    const secret = await clusterSecret(backend.ctx);
+    const secret = await backend.ctx.clusterSecret.get();
     const content = rawMessage("stale");
     const body = encodeRequest(envelope(accounts[0], content), content);
     const old = await sign(secret, body, new Date(clock.now().getTime() - 61_000), "b0");
@@ -114,7 +114,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
   });
 
   it("garbage, invalid envelopes and truncated bodies → 400 with a reason, nothing stored", async () => {
-    const secret = await clusterSecret(backend.ctx);
+    const secret = await backend.ctx.clusterSecret.get();
     const content = rawMessage("broken");
     const good = encodeRequest(envelope(accounts[0], content), content);
     const cases: Array<[Uint8Array, string]> = [
@@ -133,7 +133,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
   });
 
   it("oversize → 413, nothing stored", async () => {
-    const secret = await clusterSecret(backend.ctx);
+    const secret = await backend.ctx.clusterSecret.get();
     const content = rawMessage("big", [], "x".repeat(70 * 1024));
     const body = encodeRequest(envelope(accounts[0], content), content);
     const r = await post(body, { ...await sign(secret, body, clock.now(), "b0") });

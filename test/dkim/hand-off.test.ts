@@ -2,7 +2,6 @@ import { dkimVerify } from "mailauth";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addDomain } from "../../src/accounts/store.ts";
-import { clusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { registerMember } from "../../src/cluster/members.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
 import { createRelayTransport } from "../../src/delivery/remote.ts";
@@ -46,7 +45,7 @@ describe("a frontend-relayed message", () => {
     const clock = frontend.clock;
     await registerMember(db, { name: frontend.ctx.config.memberName, roles: ["frontend"], smtpEndpoint: `127.0.0.1:${frontend.port}`, httpUrl: null, submitMode: "locally", hostname: null, pid: null, version: null }, clock.now());
     const ctx = testContext(tdb.storage, clock, { settings: { forwarding_server: "*", relay_idle_ms: 0 }, config: { memberName: "be-1", roles: ["backend"] } });
-    const secret = await clusterSecret(frontend.ctx);
+    const secret = await frontend.ctx.clusterSecret.get();
     relay = new Relay({
       db,
       resolver: fakeDns({}),

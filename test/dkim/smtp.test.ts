@@ -3,7 +3,6 @@ import nodemailer from "nodemailer";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { addAccount, addDomain } from "../../src/accounts/store.ts";
-import { clusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { memberCredentials } from "../../src/cluster/member-credentials.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
 import { signGenerated } from "../../src/dkim/sign.ts";
@@ -83,7 +82,7 @@ describe("outbound: authenticated submissions are signed before they are queued"
   it("a member hand-off (forwarding server *) passes the message on with exactly the one signature it had", async () => {
     const signed = await send({ auth: { user: "bob@other.example.net", pass: "bob-secret" }, from: "bob@other.example.net", to: "friend@far.example.org", raw: raw("bob@other.example.net") });
     expect(signatures(signed)).toHaveLength(1);
-    const secret = await clusterSecret(h.ctx);
+    const secret = await h.ctx.clusterSecret.get();
     const asQueued = signed.slice(signed.indexOf("DKIM-Signature:"));
     const relayed = await send({ auth: memberCredentials(secret, "be-1", h.ctx.config.memberName, h.clock.now()), from: "bob@other.example.net", to: "friend@far.example.org", raw: asQueued });
     expect(signatures(relayed)).toEqual(signatures(signed));

@@ -1,6 +1,7 @@
 import { Directory } from "../../src/accounts/directory.ts";
 import type { AppContext } from "../../src/app-context.ts";
 import { InProcessBackend } from "../../src/backend/registry.ts";
+import { ClusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import type { Storage } from "../../src/db/storage.ts";
@@ -32,8 +33,9 @@ export function testAppContext(storage: Storage, o: TestContextOptions = {}): Ap
   const settings = o.settings ?? DEFAULT_SETTINGS;
   const clock = o.clock ?? new ManualClock(new Date());
   const logger = o.logger ?? silentLogger;
+  const config = o.config ?? loadConfig({});
   return {
-    config: o.config ?? loadConfig({}),
+    config,
     storage,
     db: storage.db,
     clock,
@@ -48,5 +50,6 @@ export function testAppContext(storage: Storage, o: TestContextOptions = {}): Ap
     wakeUp: new WorkerWakeUp(storage.db),
     // Not started: it loads on first use and after refreshMs; a test that wants NOTIFY starts it.
     dkimKeys: memberKeyring({ db: storage.db, clock, logger }),
+    clusterSecret: new ClusterSecret(storage.db, config.clusterSecret),
   };
 }

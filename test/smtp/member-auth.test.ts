@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import nodemailer from "nodemailer";
 import { sql } from "drizzle-orm";
-import { clusterSecret } from "../../src/cluster/cluster-secret.ts";
 import { memberCredentials, verifyMemberCredentials } from "../../src/cluster/member-credentials.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
@@ -16,7 +15,7 @@ let secret: string;
 beforeAll(async () => {
   tdb = await createTestDatabase();
   h = await startHarness(tdb.storage, { smtp_auth_max_failures: 100 });
-  secret = await clusterSecret(h.ctx);
+  secret = await h.ctx.clusterSecret.get();
 });
 
 afterAll(async () => {
