@@ -2,16 +2,13 @@ import { dkimVerify } from "mailauth";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addDomain } from "../../src/accounts/store.ts";
-import { registerMember } from "../../src/cluster/members.ts";
 import { queryRows, str } from "../../src/db/rows.ts";
-import { createRelayTransport } from "../../src/delivery/remote.ts";
 import { signGenerated } from "../../src/dkim/sign.ts";
 import { generateDkimKey } from "../../src/dkim/store.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
-import { Relay } from "../../src/relay/relay.ts";
+import type { Relay } from "../../src/relay/relay.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { testContext } from "../relay/context.ts";
-import { fakeDns } from "../relay/fake-dns.ts";
+import { forwardingMember, registerFrontend } from "../relay/forward-star.ts";
 import { queuePass } from "../relay/queue-pass.ts";
 import { startHarness, type Harness } from "../smtp/harness.ts";
 import { fakeAuthDns } from "./fake-dns.ts";
@@ -43,22 +40,10 @@ describe("a frontend-relayed message", () => {
   it("carries exactly one signature per key from us, and it verifies", async () => {
     const db = tdb.storage.db;
     const clock = frontend.clock;
-    await registerMember(db, { name: frontend.ctx.config.memberName, roles: ["frontend"], smtpEndpoint: `127.0.0.1:${frontend.port}`, httpUrl: null, submitMode: "locally", hostname: null, pid: null, version: null }, clock.now());
-    const ctx = testContext(tdb.storage, clock, { settings: { forwarding_server: "*", relay_idle_ms: 0 }, config: { memberName: "be-1", roles: ["backend"] } });
-    const secret = await frontend.ctx.clusterSecret.get();
-    relay = new Relay({
-      db,
-      resolver: fakeDns({}),
-      random: { next: () => 0 },
-      clock,
-      logger: ctx.logger,
-      settings: () => ctx.settings(),
-      ehloName: ctx.config.hostname,
-      memberName: "be-1",
-      isFrontend: false,
-      mxPort: 1,
-      clusterSecret: async () => secret,
-    });
+    await registerFrontend(tdb.storage, frontend.ctx.config.memberName, frontend.port, clock.now());
+    const backend = forwardingMember(tdb.storage, clock, { name: "be-1", secret: await frontend.ctx.clusterSecret.get() });
+    relay = backend.relay;
+    const { ctx, transport } = backend;
     // As submitGenerated does for a forward from alice@example.com.
     const content = await signGenerated(ctx, Buffer.from("From: alice@example.com\r\nTo: carol@far.example.org\r\nSubject: fwd\r\nMessage-ID: <h1@example.com>\r\n\r\nforwarded\r\n"), "example.com");
     const { messageId } = await submitMessage(db, {
@@ -69,7 +54,7 @@ describe("a frontend-relayed message", () => {
       kind: "generated",
       now: clock.now(),
     });
-    const pass = await queuePass(ctx, createRelayTransport(relay));
+    const pass = await queuePass(ctx, transport);
     expect(pass.results.map((r) => r.outcome.kind)).toEqual(["delivered"]);
 
     const rows = await queryRows(db, sql`SELECT convert_from(b.content, 'UTF8') AS body FROM messages m JOIN message_bodies b ON b.message_id = m.id WHERE m.submitted_by = ${frontend.ctx.config.memberName} AND m.id <> ${messageId}`);

@@ -1,14 +1,10 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { registerMember } from "../../src/cluster/members.ts";
 import { memberCredentials } from "../../src/cluster/member-credentials.ts";
-import { createRelayTransport } from "../../src/delivery/remote.ts";
 import { num, queryRows } from "../../src/db/rows.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
-import { Relay } from "../../src/relay/relay.ts";
 import { setRoute } from "../../src/relay/routes-store.ts";
-import { testContext } from "./context.ts";
-import { fakeDns } from "./fake-dns.ts";
+import { forwardingMember, registerFrontend } from "./forward-star.ts";
 import { sinkWorld } from "./sink-world.ts";
 import { queuePass } from "./queue-pass.ts";
 
@@ -22,27 +18,14 @@ const world = sinkWorld(T0);
 const { clock } = world;
 const sink = world.sink;
 
-function relayAs(name: string, isFrontend: boolean, withSecret = true) {
-  const ctx = testContext(world.storage, clock, { settings: { forwarding_server: "*", relay_idle_ms: 0 }, config: { memberName: name, roles: isFrontend ? ["frontend", "backend"] : ["backend"] } });
-  const relay = new Relay({
-    db: ctx.db,
-    resolver: fakeDns({}),
-    random: { next: () => 0 },
-    clock,
-    logger: ctx.logger,
-    settings: () => ctx.settings(),
-    ehloName: ctx.config.hostname,
-    memberName: name,
-    isFrontend,
-    mxPort: 1,
-    clusterSecret: withSecret ? async () => SECRET : undefined,
-  });
+function relayAs(name: string, isFrontend: boolean) {
+  const { ctx, relay, transport } = forwardingMember(world.storage, clock, { name, isFrontend, secret: SECRET });
   world.track(relay);
-  return { ctx, transport: createRelayTransport(relay) };
+  return { ctx, transport };
 }
 
 async function frontendMember(name: string, port: number): Promise<void> {
-  await registerMember(world.storage.db, { name, roles: ["frontend"], smtpEndpoint: `127.0.0.1:${port}`, httpUrl: null, submitMode: "locally", hostname: null, pid: null, version: null }, clock.now());
+  await registerFrontend(world.storage, name, port, clock.now());
 }
 
 async function submit(submittedBy: string, recipients: string[]): Promise<void> {
