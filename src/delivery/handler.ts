@@ -1,7 +1,6 @@
 import type { AppContext } from "../app-context.ts";
 import type { ClaimedRecipient, RecipientOutcome } from "../domain/delivery.ts";
 import type { DeliveryHandler } from "../queue/worker.ts";
-import { groupByMessage } from "../queue/worker.ts";
 import type { BatchTransport, Transport } from "./transport.ts";
 
 export interface Transports {
@@ -12,7 +11,8 @@ export interface Transports {
 /**
  * The queue worker's delivery handler: the recipients of the batch in a local domain (the
  * in-memory directory says which) go to local delivery in one call, the others to the relay
- * message by message (one SMTP transaction per destination each). Both run in parallel.
+ * in one call too (its suppression check and body reads are one statement each for the
+ * batch; one SMTP transaction per message and destination). Both run in parallel.
  * Member gives it local delivery (deliverLocal) and its relay's transport (MemberRelay).
  */
 export function createDeliveryHandler(ctx: AppContext, transports: Transports): DeliveryHandler {
@@ -23,7 +23,7 @@ export function createDeliveryHandler(ctx: AppContext, transports: Transports): 
     for (const r of recipients) (ctx.directory.isLocalDomain(r.domain) ? local : remote).push(r);
     const parts: Promise<RecipientOutcome[]>[] = [];
     if (local.length > 0) parts.push(transports.local(ctx, local, recorder));
-    for (const group of groupByMessage(remote)) parts.push(transports.remote(ctx, group));
+    if (remote.length > 0) parts.push(transports.remote(ctx, remote));
     return (await Promise.all(parts)).flat();
   };
 }

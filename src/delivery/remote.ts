@@ -1,26 +1,28 @@
 import type { AppContext } from "../app-context.ts";
 import { deferred } from "../domain/outcome.ts";
-import { readMessageBody } from "../queue/body.ts";
+import { groupByMessage } from "../queue/worker.ts";
 import type { DnsResolver } from "../domain/dns.ts";
 import { createSystemResolver, parseDnsServers } from "../relay/dns.ts";
+import { cachingResolver } from "../relay/dns-cache.ts";
 import { Relay } from "../relay/relay.ts";
 import { httpsPolicyFetcher } from "../mta-sts/fetch.ts";
 import { MtaStsCache } from "../mta-sts/policy-cache.ts";
 import { TlsReportRecorder } from "../tls-report/recorder.ts";
 import { Shaper } from "../shaping/shaper.ts";
 import { deliverUnlessSuppressed } from "../suppression/relay-gate.ts";
+import { loadBodies } from "./local-load.ts";
 import type { Transport } from "./transport.ts";
 
 /** DNS timeout per query; a slow resolver defers the recipients rather than holding the worker. */
 const DNS_TIMEOUT_MS = 5000;
 
-/** The system resolver, rebuilt when the dns_servers setting changes. */
+/** The system resolver behind the relay's DNS cache, rebuilt when the dns_servers setting changes. */
 export function settingsResolver(ctx: AppContext): DnsResolver {
   let current: { servers: string; resolver: DnsResolver } | null = null;
   const get = () => {
     const servers = ctx.settings().dns_servers;
     if (!current || current.servers !== servers) {
-      current = { servers, resolver: createSystemResolver({ servers: parseDnsServers(servers), timeoutMs: DNS_TIMEOUT_MS }) };
+      current = { servers, resolver: cachingResolver(createSystemResolver({ servers: parseDnsServers(servers), timeoutMs: DNS_TIMEOUT_MS }), ctx.clock) };
     }
     return current.resolver;
   };
@@ -87,17 +89,22 @@ export class MemberRelay {
   }
 }
 
-/** A Transport over a given relay (tests and benchmarks build their own, with injected DNS). */
+/**
+ * A Transport over a given relay (tests and benchmarks build their own, with injected DNS):
+ * suppressed recipients fail before any body is read or connection made; the bodies of the
+ * remaining messages come in one statement; then each message goes out on its own.
+ */
 export function createRelayTransport(relay: Relay): Transport {
-  // Suppressed recipients fail before the body is read or a connection is made.
   return (ctx, claimed) =>
     deliverUnlessSuppressed(ctx, claimed, async (recipients) => {
-      const first = recipients[0];
-      const body = await readMessageBody(ctx.db, first.messageId);
-      if (!body) {
-        return recipients.map((r) => ({ recipientId: r.id, outcome: deferred(451, "4.3.0", "message body not found") }));
-      }
-      const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-      return relay.deliver({ sender: first.sender, content, ret: first.dsnRet, envid: first.dsnEnvid }, recipients);
+      const bodies = await loadBodies(ctx.db, recipients.map((r) => r.messageId));
+      const sent = groupByMessage(recipients).map((group) => {
+        const first = group[0];
+        const body = bodies.get(first.messageId);
+        if (!body) return Promise.resolve(group.map((r) => ({ recipientId: r.id, outcome: deferred(451, "4.3.0", "message body not found") })));
+        const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+        return relay.deliver({ sender: first.sender, content, ret: first.dsnRet, envid: first.dsnEnvid }, group);
+      });
+      return (await Promise.all(sent)).flat();
     });
 }

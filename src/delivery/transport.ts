@@ -3,8 +3,9 @@ import type { ClaimedRecipient, RecipientOutcome } from "../domain/delivery.ts";
 import type { OutcomeRecorder } from "../queue/recorder.ts";
 
 /**
- * The SMTP relay's way out of the queue: recipients of ONE message (one SMTP transaction per
- * destination). Answers every recipient it is given.
+ * The SMTP relay's way out of the queue: the remote recipients of a claimed batch, of one
+ * message or many (the relay makes one SMTP transaction per message and destination).
+ * Answers every recipient it is given.
  */
 export type Transport = (ctx: AppContext, recipients: ClaimedRecipient[]) => Promise<RecipientOutcome[]>;
 
