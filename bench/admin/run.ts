@@ -14,6 +14,7 @@ import postgres from "postgres";
 import { openPostgresJs } from "../../adapters/storage/postgres-js/index.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { mountAdminApi } from "../../src/http/admin/api.ts";
+import { LoginThrottle } from "../../src/http/shared/login-throttle.ts";
 import { applyQueueAction, listQueue, queueSummaryByDomain, type QueueAction } from "../../src/queue/admin.ts";
 import { systemClock } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";
@@ -68,7 +69,7 @@ try {
   });
 
   const app = new Hono();
-  mountAdminApi(app, { db, clock: systemClock, logger: silentLogger, token: "bench-token" });
+  mountAdminApi(app, { db, clock: systemClock, logger: silentLogger, token: "bench-token", throttle: new LoginThrottle(systemClock) });
   const headers = { authorization: "Bearer bench-token" };
   await timed("GET /api/v1/queue?domain=…&limit=50 (app.request)", 200, async () => {
     for (let i = 0; i < 200; i++) {

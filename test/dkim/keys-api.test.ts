@@ -7,6 +7,7 @@ import { dkimGenerate, dkimList, dkimRemove, dkimSetActive } from "../../src/cli
 import { queryRows, str } from "../../src/db/rows.ts";
 import { dkimRoutes } from "../../src/http/admin/routes/dkim.ts";
 import { errorHandler } from "../../src/http/shared/errors.ts";
+import { LoginThrottle } from "../../src/http/shared/login-throttle.ts";
 import { type DkimKeyGenerator, nodeKeyGenerator } from "../../src/dkim/keys.ts";
 import { DkimKeyring } from "../../src/dkim/keyring.ts";
 import { loadSigningKeys } from "../../src/dkim/store.ts";
@@ -80,7 +81,7 @@ describe("admin API /api/v1/dkim", () => {
     // The same routes with a counting key generator: a refused request must not cost a key.
     const counted = new Hono();
     counted.onError(errorHandler(pino({ level: "silent" })));
-    counted.route("/dkim", dkimRoutes({ db: tdb.storage.db, clock: { now: () => new Date() }, logger: pino({ level: "silent" }), token: "t" }, counting));
+    counted.route("/dkim", dkimRoutes({ db: tdb.storage.db, clock: { now: () => new Date() }, logger: pino({ level: "silent" }), token: "t", throttle: new LoginThrottle({ now: () => new Date() }) }, counting));
     const cases: Array<[unknown, number, RegExp]> = [
       [{ domain: "nowhere.example" }, 404, /no such local domain "nowhere\.example"/],
       [{ domain: "example.com", algorithm: "dsa" }, 400, /bad algorithm "dsa"/],
@@ -134,7 +135,7 @@ describe("CLI dkim", () => {
     await expect(dkimGenerate(tdb.storage.db, "nowhere.example", {}, print)).rejects.toThrow(/no such local domain/);
     // The API's log lines for the same operations.
     const { app: logged } = adminApp(tdb.storage.db);
-    logged.route("/x", dkimRoutes({ db: tdb.storage.db, clock: { now: () => new Date() }, logger, token: "t" }));
+    logged.route("/x", dkimRoutes({ db: tdb.storage.db, clock: { now: () => new Date() }, logger, token: "t", throttle: new LoginThrottle({ now: () => new Date() }) }));
     expect((await logged.request("/x", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ domain: "example.com", selector: "logged" }) })).status).toBe(201);
     expect(logLines.some((l) => l.includes("DKIM key generated"))).toBe(true);
     await expectNoPrivateKey(out.join("\n") + logLines.join("\n"));

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { Db } from "../../src/db/db.ts";
 import { mountAdminApi } from "../../src/http/admin/api.ts";
 import type { AdminDeps } from "../../src/http/shared/deps.ts";
-import type { LoginThrottle } from "../../src/http/shared/login-throttle.ts";
+import { LoginThrottle } from "../../src/http/shared/login-throttle.ts";
 import { mountWebAdmin } from "../../src/http/webadmin/app.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";
@@ -18,12 +18,12 @@ export const TOKEN = "test-admin-token-0123456789abcdef";
 export const ORIGIN = "http://localhost";
 
 export interface AdminAppOptions {
-  /** The wrong-token throttle; by default the surfaces make one from the clock. */
+  /** The wrong-token throttle both surfaces share; by default one with the default limits on the clock. */
   throttle?: (clock: ManualClock) => LoginThrottle;
 }
 
 export function adminApp(db: Db, clock = new ManualClock(Date.UTC(2026, 5, 1, 12)), o: AdminAppOptions = {}): { app: Hono; deps: AdminDeps; clock: ManualClock } {
-  const deps: AdminDeps = { db, clock, logger: silentLogger, token: TOKEN, ...(o.throttle ? { throttle: o.throttle(clock) } : {}) };
+  const deps: AdminDeps = { db, clock, logger: silentLogger, token: TOKEN, throttle: o.throttle ? o.throttle(clock) : new LoginThrottle(clock) };
   const app = new Hono();
   mountAdminApi(app, deps);
   mountWebAdmin(app, deps);

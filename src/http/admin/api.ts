@@ -1,8 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requireBearer } from "../shared/auth.ts";
-import { type AdminDeps, loginThrottle } from "../shared/deps.ts";
-import { LoginThrottle } from "../shared/login-throttle.ts";
+import type { AdminDeps } from "../shared/deps.ts";
 import { ApiError, errorHandler } from "../shared/errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { accountRoutes } from "./routes/accounts.ts";
@@ -31,7 +30,7 @@ export function createAdminApi(d: AdminDeps): Hono {
   // Describes the API, reveals nothing: served without the token so tools can read it.
   const openApi = openApiDocument();
   api.get("/openapi.json", (c) => c.json(openApi));
-  api.use("*", requireBearer(d.token, loginThrottle(d, () => new LoginThrottle(d.clock))));
+  api.use("*", requireBearer(d.token, d.throttle));
   // Before the general body limit: a CSV import has its own, larger one.
   api.route("/suppressions/import", suppressionImportRoute(d));
   // Admin payloads are small; anything bigger is a mistake or an attack.

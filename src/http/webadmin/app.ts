@@ -8,8 +8,8 @@ import { queueSummaryByDomain } from "../../queue/admin.ts";
 import { loadOverview } from "../../queue/admin-figures.ts";
 import { coerceError } from "../../util/errors.ts";
 import { bearerToken, refuseIfLocked, sameSecret } from "../shared/auth.ts";
-import { type AdminDeps, loginThrottle } from "../shared/deps.ts";
-import { clientAddress, LoginThrottle } from "../shared/login-throttle.ts";
+import type { AdminDeps } from "../shared/deps.ts";
+import { clientAddress } from "../shared/login-throttle.ts";
 import { ApiError, toApiError } from "../shared/errors.ts";
 import { aliasRoutes } from "./aliases-routes.ts";
 import { destinationRoutes } from "./destinations-routes.ts";
@@ -36,7 +36,7 @@ export const SESSION_COOKIE = "mailcluster_admin";
  */
 export function createWebAdmin(d: AdminDeps): Hono {
   const app = new Hono();
-  const throttle = loginThrottle(d, () => new LoginThrottle(d.clock));
+  const throttle = d.throttle;
 
   app.onError((err, c) => {
     const known = toApiError(err);
