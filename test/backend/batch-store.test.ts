@@ -1,14 +1,13 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { AccountRuleRunner } from "../../src/backend/account-rules.ts";
-import type { ChannelEnvelope } from "../../src/backend/channel-protocol.ts";
 import { ClusterView } from "../../src/cluster/cluster-view.ts";
 import { listMembers } from "../../src/cluster/members.ts";
 import { num, queryRows, str } from "../../src/db/rows.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { type CountingStorage, openCountingStorage } from "./counting-storage.ts";
-import { count, createAccounts, deliverOnce, rawMessage, startBackend, submit, testContext, type TestBackend } from "../helpers/backends.ts";
+import { channelEnvelope, count, createAccounts, deliverOnce, rawMessage, startBackend, submit, testContext, type TestBackend } from "../helpers/backends.ts";
 
 // The store side of a claimed batch: one transaction for everything this process owns, the
 // queue outcomes recorded in it, a lost lease deferring only its own account.
@@ -134,16 +133,7 @@ describe("batched local delivery (real PostgreSQL)", () => {
     if (!delivery) throw new Error("no delivery service");
     const items = ids.map((messageId, i) => {
       const content = rawMessage(`redelivered ${i}`);
-      const envelope: ChannelEnvelope = {
-        messageId,
-        sender: "alice@remote.test",
-        envid: null,
-        ret: null,
-        authenticated: false,
-        size: content.byteLength,
-        recipients: [a, b, c].map((account, n) => ({ id: n + 1, account, orcpt: null, notify: null })),
-      };
-      return { envelope, content };
+      return { envelope: channelEnvelope(messageId, [a, b, c], content), content };
     });
     const again = await delivery.deliverBatch(items);
     expect(again).toHaveLength(12);

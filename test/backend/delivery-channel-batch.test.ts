@@ -9,7 +9,7 @@ import { DELIVER_PATH, type ChannelEnvelope } from "../../src/backend/channel-pr
 import { callDeliveryChannelBatch, ChannelCallError } from "../../src/delivery/channel-client.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { count, createAccounts, rawMessage, startBackend, testContext, type TestBackend } from "../helpers/backends.ts";
+import { channelEnvelope, count, createAccounts, rawMessage, startBackend, testContext, type TestBackend } from "../helpers/backends.ts";
 
 const enc = new TextEncoder();
 
@@ -80,15 +80,8 @@ describe("delivery channel batches (real PostgreSQL, real HTTP)", () => {
   const client = () => testContext(tdb.storage, "sender", clock);
   const item = (accountList: string[], subject: string) => {
     const content = rawMessage(subject);
-    const envelope: ChannelEnvelope = {
-      messageId: nextMessage++,
-      sender: "alice@remote.test",
-      envid: null,
-      ret: null,
-      authenticated: false,
-      size: content.byteLength,
-      recipients: accountList.map((account) => ({ id: nextRecipient++, account, orcpt: null, notify: null })),
-    };
+    const envelope = channelEnvelope(nextMessage++, accountList, content, nextRecipient);
+    nextRecipient += accountList.length;
     return { envelope, content };
   };
   /** A batch body by hand: the header line as given, then the contents. */

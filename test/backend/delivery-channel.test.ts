@@ -9,7 +9,7 @@ import { callDeliveryChannel, ChannelCallError } from "../../src/delivery/channe
 import { queryRows } from "../../src/db/rows.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { count, createAccounts, rawMessage, startBackend, testContext, type TestBackend } from "../helpers/backends.ts";
+import { channelEnvelope, count, createAccounts, rawMessage, startBackend, testContext, type TestBackend } from "../helpers/backends.ts";
 
 describe("delivery channel (real PostgreSQL, real HTTP)", () => {
   let tdb: TestDatabase;
@@ -35,15 +35,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
   });
 
   const stored = () => count(tdb.storage, sql`SELECT count(*)::int AS n FROM mailbox_messages`);
-  const envelope = (account: string, content: Uint8Array, messageId = nextId++): ChannelEnvelope => ({
-    messageId,
-    sender: "alice@remote.test",
-    envid: null,
-    ret: null,
-    authenticated: false,
-    size: content.byteLength,
-    recipients: [{ id: 1, account, orcpt: null, notify: null }],
-  });
+  const envelope = (account: string, content: Uint8Array, messageId = nextId++): ChannelEnvelope => channelEnvelope(messageId, [account], content);
   const client = () => testContext(tdb.storage, "sender", clock);
   const sign = async (secret: string, body: Uint8Array, now: Date, member: string) =>
     signRequest(secret, { method: "POST", path: DELIVER_PATH, digest: await sha256Hex(body), now, member, target: null });
@@ -146,14 +138,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
     await tdb.storage.db.execute(sql`UPDATE accounts SET enabled = false WHERE address = ${accounts[2]}`);
     await tdb.storage.db.execute(sql`UPDATE accounts SET quota_bytes = 10 WHERE address = ${accounts[1]}`);
     await backend.ctx.directory.refresh();
-    const env: ChannelEnvelope = {
-      ...envelope(accounts[0], content),
-      recipients: [
-        { id: 1, account: "nobody@local.test", orcpt: null, notify: null },
-        { id: 2, account: accounts[2], orcpt: null, notify: null },
-        { id: 3, account: accounts[1], orcpt: null, notify: null },
-      ],
-    };
+    const env = channelEnvelope(nextId++, ["nobody@local.test", accounts[2], accounts[1]], content);
     const answers = await callDeliveryChannel(client(), backend.url, env, content);
     expect(answers.map((a) => [a.id, a.status, a.enhanced])).toEqual([
       [1, "permanent", "5.1.1"],

@@ -6,7 +6,7 @@ import type { Storage } from "../../src/db/storage.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { createPgliteDatabase } from "../helpers/pglite.ts";
-import { count, createAccounts, deliverOnce, rawMessage, startBackend, submit, type TestBackend } from "../helpers/backends.ts";
+import { channelEnvelope, count, createAccounts, deliverOnce, rawMessage, startBackend, submit, type TestBackend } from "../helpers/backends.ts";
 
 // The zero-set-up default runs on embedded PGlite (one connection): local delivery must work there too.
 describe("local delivery on embedded PGlite", () => {
@@ -35,10 +35,7 @@ describe("local delivery on embedded PGlite", () => {
     expect(backend.ctx.metrics.value("mailcluster_local_channel_calls_total", { path: "http" })).toBe(0);
     // A redelivery (the queue never heard the answer) stores no second copy.
     const content = rawMessage("m0");
-    const again = await backend.component.delivery?.deliver(
-      { messageId: out[0].messageId, sender: "alice@remote.test", envid: null, ret: null, authenticated: false, size: content.byteLength, recipients: [{ id: 1, account: out[0].address, orcpt: null, notify: null }] },
-      content,
-    );
+    const again = await backend.component.delivery?.deliver(channelEnvelope(out[0].messageId, [out[0].address], content), content);
     expect(again?.[0]).toMatchObject({ status: "stored", code: 250 });
     expect(await count(storage, sql`SELECT count(*)::int AS n FROM mailbox_messages`)).toBe(18);
   });
@@ -59,7 +56,7 @@ describe("local delivery on embedded PGlite", () => {
       },
     });
     const content = rawMessage("slow one");
-    const env = (account: string, messageId: number) => ({ messageId, sender: "alice@remote.test", envid: null, ret: null, authenticated: false, size: content.byteLength, recipients: [{ id: 1, account, orcpt: null, notify: null }] });
+    const env = (account: string, messageId: number) => channelEnvelope(messageId, [account], content);
     const delivery = slow.component.delivery;
     if (!delivery) throw new Error("no delivery service");
     const underWay = delivery.deliver(env(a, 9001), content);

@@ -4,7 +4,7 @@ import { readAccountLeases } from "../../src/cluster/account-leases.ts";
 import { queryRows, num, str } from "../../src/db/rows.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
-import { count, createAccounts, deliverOnce, rawMessage, startBackend, submit, type TestBackend } from "../helpers/backends.ts";
+import { channelEnvelope, count, createAccounts, deliverOnce, rawMessage, startBackend, submit, type TestBackend } from "../helpers/backends.ts";
 
 const settings = { member_timeout_seconds: 30, account_lease_seconds: 60, account_idle_seconds: 3600 };
 
@@ -46,10 +46,7 @@ describe("backend failure (real PostgreSQL, ManualClock)", () => {
     if (!delivery) throw new Error("b2 has no delivery service");
     for (let i = 0; i < onB2.length; i += 2) {
       const content = rawMessage(`second ${onB2[i]}`);
-      const answers = await delivery.deliver(
-        { messageId: inFlight[i], sender: "alice@remote.test", envid: null, ret: null, authenticated: false, size: content.byteLength, recipients: [{ id: 1, account: onB2[i], orcpt: null, notify: null }] },
-        content,
-      );
+      const answers = await delivery.deliver(channelEnvelope(inFlight[i], [onB2[i]], content), content);
       expect(answers[0].status).toBe("stored");
     }
     await b2.kill();

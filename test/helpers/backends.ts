@@ -3,6 +3,7 @@ import { detectRuntime } from "../../adapters/runtime/index.ts";
 import type { AppContext } from "../../src/app-context.ts";
 import { addAccount, addDomain } from "../../src/accounts/store.ts";
 import type { AccountRuleRunner } from "../../src/backend/account-rules.ts";
+import type { ChannelEnvelope } from "../../src/backend/channel-protocol.ts";
 import { BackendComponent } from "../../src/backend/component.ts";
 import { deregisterMember, heartbeatMember, registerMember } from "../../src/cluster/members.ts";
 import { DEFAULT_SETTINGS, type Settings } from "../../src/cluster/settings.ts";
@@ -97,6 +98,12 @@ export async function createAccounts(storage: Storage, n: number, home: string |
 
 export function rawMessage(subject: string, extra: string[] = [], body = "hello"): Uint8Array {
   return new TextEncoder().encode([`From: Alice <alice@remote.test>`, `To: someone@${DOMAIN}`, `Subject: ${subject}`, `Message-ID: <${subject.replace(/\W/g, "")}@remote.test>`, ...extra, "", body, ""].join("\r\n"));
+}
+
+/** The delivery channel's envelope of `content` from alice@remote.test to `accounts`, recipient ids from `firstId` on. */
+export function channelEnvelope(messageId: number, accounts: string[], content: Uint8Array, firstId = 1): ChannelEnvelope {
+  const recipients = accounts.map((account, n) => ({ id: firstId + n, account, orcpt: null, notify: null }));
+  return { messageId, sender: "alice@remote.test", envid: null, ret: null, authenticated: false, size: content.byteLength, recipients };
 }
 
 export async function submit(ctx: AppContext, recipients: string[], content: Uint8Array, sender = "alice@remote.test"): Promise<number> {
