@@ -28,7 +28,7 @@ interface Entry {
 export function cachingResolver(inner: DnsResolver, clock: Clock, o: DnsCacheOptions = DEFAULT_DNS_CACHE): DnsResolver {
   const entries = new Map<string, Entry>();
   // Each caller gets its own copy of the list: the relay shuffles and sorts what it is given.
-  const copy = <T>(answer: Promise<unknown>) => answer.then((x) => (Array.isArray(x) ? [...x] : x)) as Promise<T>;
+  const copy = <T>(answer: Promise<unknown>) => answer.then((x: unknown) => (Array.isArray(x) ? (x as unknown[]).slice() : x)) as Promise<T>;
   const ask = <T>(key: string, lookup: () => Promise<T>): Promise<T> => {
     const now = clock.now().getTime();
     const known = entries.get(key);
