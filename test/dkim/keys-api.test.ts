@@ -128,7 +128,7 @@ describe("CLI dkim", () => {
     expect(JSON.parse(out[1])).toMatchObject({ selector: "cli2", algorithm: "rsa-sha256", active: false });
     await dkimList(tdb.storage.db, "example.com", false, print);
     await dkimList(tdb.storage.db, undefined, true, print);
-    expect(JSON.parse(out[out.length - 1]).map((k: { selector: string }) => k.selector).sort()).toEqual(["cli1", "cli2", "s2026"]);
+    expect((JSON.parse(out[out.length - 1]) as Array<{ selector: string }>).map((k) => k.selector).sort()).toEqual(["cli1", "cli2", "s2026"]);
     await dkimSetActive(tdb.storage.db, "example.com", "cli2", true, false, print);
     await dkimRemove(tdb.storage.db, "example.com", "cli1", false, print);
     expect(out[out.length - 1]).toMatch(/DKIM key cli1 of example\.com removed/);

@@ -1,4 +1,4 @@
-import { simpleParser } from "mailparser";
+import { simpleParser, type StructuredHeader } from "mailparser";
 
 export interface ParsedDsn {
   subject: string | undefined;
@@ -35,8 +35,9 @@ export async function parseDsn(raw: Buffer): Promise<ParsedDsn> {
   const at = text.indexOf("Reporting-MTA:");
   if (at < 0) throw new Error("no message/delivery-status part found");
   const blocks = text.slice(at).trim().split(/\r?\n\s*\r?\n/);
-  const ct = p.headers.get("content-type");
-  const contentType = ct && typeof ct === "object" && "value" in ct ? { value: String(ct.value), params: (ct as { params: Record<string, string> }).params } : { value: String(ct), params: {} };
+  // mailparser reads Content-Type into { value, params } (libmime's parseHeaderValue), or there is none.
+  const ct = p.headers.get("content-type") as StructuredHeader | undefined;
+  const contentType = ct ? { value: ct.value, params: ct.params } : { value: String(ct), params: {} };
   const att = p.attachments[0];
   const auto = p.headers.get("auto-submitted");
   return {
