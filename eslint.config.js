@@ -1,7 +1,7 @@
 // Lint for the code that ships (src/, adapters/): typescript-eslint's strictTypeChecked,
-// type-aware; for tests and benchmarks (test/, bench/): typescript-eslint's recommended set
-// (dead code, unused bindings, banned constructs), without type information, so a suite full of
-// deliberate bad input and JSON-typed answers stays readable. `npm run lint` runs both with
+// type-aware; for tests and benchmarks (test/, bench/): typescript-eslint's recommendedTypeChecked,
+// type-aware too (floating promises, `any` leaking out of JSON answers, needless assertions), without
+// strict's stylistic demands on a suite full of deliberate bad input. `npm run lint` runs both with
 // dependency-cruiser's import rules (.dependency-cruiser.cjs). Every exception below says why;
 // remove one when its reason goes.
 import tseslint from "typescript-eslint";
@@ -36,8 +36,16 @@ export default tseslint.config(
   },
   {
     files: ["test/**/*.ts", "bench/**/*.ts"],
-    extends: [...tseslint.configs.recommended],
+    extends: [...tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
+      // As in src/: fakes and stubs implement Promise-returning interfaces (resolvers, handlers,
+      // stores, `async function*` inputs) with `async`, so that a throw in them rejects as the
+      // real one's would; the rule would have each return Promise.resolve(...) by hand.
+      "@typescript-eslint/require-await": "off",
+      // As in src/: `_name` marks a binding kept on purpose.
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrorsIgnorePattern: "^_", ignoreRestSiblings: true }],
     },
   },

@@ -80,7 +80,7 @@ describe("backend failure (real PostgreSQL, ManualClock)", () => {
     if (!queue) throw new Error("b1 should still run");
     await submit(queue.ctx, [account], rawMessage("to a static account"));
     const down = await deliverOnce(queue.ctx);
-    expect(down).toEqual([expect.objectContaining({ kind: "deferred", reply: expect.objectContaining({ code: 451, enhanced: "4.4.1" }) })]);
+    expect(down).toEqual([expect.objectContaining({ kind: "deferred", reply: expect.objectContaining({ code: 451, enhanced: "4.4.1" }) as object })]);
     expect(down[0].reply.text).toContain("home backend home-b3");
     expect(await count(tdb.storage, sql`SELECT count(*)::int AS n FROM mailbox_messages WHERE account = ${account}`)).toBe(0);
 
