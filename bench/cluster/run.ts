@@ -96,6 +96,12 @@ async function runLayout(frontends: number, backends: number): Promise<Result> {
       30 * 60_000,
       250,
     );
+    // Why recipients waited: the deferrals of the run, most common first (a long p99 is retries).
+    const deferrals = await queryRows(
+      tdb.storage.db,
+      sql`SELECT reply_code, left(reply_text, 120) AS reply, count(*)::int AS n FROM attempts WHERE outcome = 'deferred' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 5`,
+    );
+    for (const d of deferrals) console.log(`  ${frontends} fe x ${backends} be deferred ${num(d.n)}×: ${num(d.reply_code)} ${String(d.reply)}`);
     const rows = await queryRows(
       tdb.storage.db,
       sql`SELECT message_id, (extract(epoch from max(final_at)) * 1000)::float8 AS final_ms FROM recipients GROUP BY message_id`,

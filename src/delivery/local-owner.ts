@@ -1,7 +1,7 @@
 import type { AppContext } from "../app-context.ts";
 import type { ChannelAnswer, ChannelRecipient } from "../backend/channel-protocol.ts";
 import { readAccountLeases, rendezvousOwner } from "../cluster/account-leases.ts";
-import { liveMembers } from "../cluster/members.ts";
+import { liveMembers, type MemberRow } from "../cluster/members.ts";
 import type { Expansion } from "./local-expand.ts";
 
 /** Where each (queue recipient, account) goes: a backend, or an answer already. */
@@ -18,12 +18,17 @@ export const temporary = (rc: ChannelRecipient, text: string, code = 451, enhanc
 
 /**
  * Live backends from the cluster view the heartbeat keeps (a bare context without one asks the
- * members table), this process included when it runs a backend.
+ * members table), this process included when it runs a backend. When the view has none, the
+ * members table is asked once before the recipients are deferred: a backend that started since
+ * the last heartbeat (a whole cluster coming up) is then used at once, not after a retry.
  */
 async function liveBackends(ctx: AppContext): Promise<Map<string, string>> {
-  const rows = ctx.cluster ? ctx.cluster.live() : await liveMembers(ctx.db, ctx.clock.now(), ctx.settings().member_timeout_seconds);
-  const backends = new Map(rows.filter((m) => m.roles.includes("backend") && m.httpUrl).map((m) => [m.name, m.httpUrl as string]));
+  const read = async () => liveMembers(ctx.db, ctx.clock.now(), ctx.settings().member_timeout_seconds);
+  const backendsOf = (rows: readonly MemberRow[]) =>
+    new Map(rows.filter((m) => m.roles.includes("backend") && m.httpUrl).map((m) => [m.name, m.httpUrl as string]));
+  let backends = backendsOf(ctx.cluster ? ctx.cluster.live() : await read());
   if (ctx.inProcessBackend.get() && !backends.has(ctx.config.memberName)) backends.set(ctx.config.memberName, "");
+  if (backends.size === 0 && ctx.cluster) backends = backendsOf(await read());
   return backends;
 }
 
