@@ -38,8 +38,9 @@ export interface ChannelAuth {
 
 export type AuthCheck = { ok: true; auth: ChannelAuth } | { ok: false; reason: string };
 
-export async function sha256Hex(data: Uint8Array): Promise<string> {
-  return Promise.resolve(createHash("sha256").update(data).digest("hex"));
+/** SHA-256 (hex) of one buffer: a channel's body (v1), header line (v2) or message. */
+export function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
 }
 
 function mac(secret: string, data: string): Buffer {
@@ -105,5 +106,5 @@ export async function verifySignature(secret: string, method: string, path: stri
   // checkAuthHeaders let through only 64 hex digits, so both sides are 32 bytes here.
   const given = Buffer.from(auth.signature, "hex");
   const expected = mac(secret, canonical(method, path, auth.timestamp, auth.nonce, target, digest));
-  return Promise.resolve(given.length === expected.length && timingSafeEqual(given, expected));
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -129,7 +129,7 @@ export function mountDeliveryChannel(ctx: AppContext, secret: () => Promise<stri
         release();
       }
       if (!line) throw new Refusal(400, `no batch header line (JSON, then a newline) within ${MAX_HEADER_BYTES} bytes`);
-      await authenticate(BATCH_PATH, auth, auth.target, await sha256Hex(line), windowMs);
+      await authenticate(BATCH_PATH, auth, auth.target, sha256Hex(line), windowMs);
       const items = parseBatchHeader(line);
       const declaredTotal = items.reduce((n, i) => n + i.size, line.byteLength + 1);
       if (declaredTotal > maxBytes) throw new Refusal(413, `batch of ${declaredTotal} bytes is larger than ${maxBytes} bytes`);

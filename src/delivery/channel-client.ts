@@ -2,7 +2,6 @@ import type { AppContext } from "../app-context.ts";
 import { sha256Hex, signRequest } from "../backend/channel-auth.ts";
 import { BATCH_PATH, encodeBatchHeader, MAX_HEADER_BYTES, MAX_ITEMS } from "../backend/channel-batch-protocol.ts";
 import { type ChannelAnswer, type ChannelEnvelope, DELIVER_PATH, encodeRequest, MAX_RECIPIENTS, validateAnswers } from "../backend/channel-protocol.ts";
-import { Sha256 } from "../backend/sha256-stream.ts";
 import { coerceError } from "../util/errors.ts";
 
 /** The call did not produce per-recipient answers (unreachable, refused, garbled). */
@@ -51,7 +50,7 @@ function answersOf(baseUrl: string, r: { status: number; text: string }): Channe
 /** POST one message with its recipients to a backend's delivery channel (v1 path), signed. */
 export async function callDeliveryChannel(ctx: AppContext, baseUrl: string, envelope: ChannelEnvelope, content: Uint8Array): Promise<ChannelAnswer[]> {
   const body = encodeRequest(envelope, content);
-  const headers = await signRequest(await ctx.clusterSecret.get(), { method: "POST", path: DELIVER_PATH, digest: await sha256Hex(body), now: ctx.clock.now(), member: ctx.config.memberName, target: null });
+  const headers = await signRequest(await ctx.clusterSecret.get(), { method: "POST", path: DELIVER_PATH, digest: sha256Hex(body), now: ctx.clock.now(), member: ctx.config.memberName, target: null });
   return answersOf(baseUrl, await post(baseUrl, DELIVER_PATH, headers, body));
 }
 
@@ -131,20 +130,9 @@ export async function callDeliveryChannelBatch(ctx: AppContext, url: string, ite
   return (await Promise.all(requests.map((group) => callOnce(ctx, url, group, options.target ?? "")))).flat();
 }
 
-/**
- * SHA-256 (hex) of one buffer, synchronously (node:crypto, which Node, Bun and Deno provide):
- * for a batch of small messages, Web Crypto's digest costs far more in scheduling its async
- * job than in hashing (it was ~4% of a frontend's CPU, two calls per message).
- */
-function digestOf(bytes: Uint8Array): string {
-  const hash = new Sha256();
-  hash.update(bytes);
-  return hash.hex();
-}
-
 async function callOnce(ctx: AppContext, url: string, items: ChannelItem[], target: string): Promise<ChannelAnswer[]> {
-  const header = encodeBatchHeader(items.map((i) => ({ envelope: { ...i.envelope, size: i.content.byteLength }, sha256: digestOf(i.content) })));
-  const headers = await signRequest(await ctx.clusterSecret.get(), { method: "POST", path: BATCH_PATH, digest: digestOf(header), now: ctx.clock.now(), member: ctx.config.memberName, target });
+  const header = encodeBatchHeader(items.map((i) => ({ envelope: { ...i.envelope, size: i.content.byteLength }, sha256: sha256Hex(i.content) })));
+  const headers = await signRequest(await ctx.clusterSecret.get(), { method: "POST", path: BATCH_PATH, digest: sha256Hex(header), now: ctx.clock.now(), member: ctx.config.memberName, target });
   const res = await post(url, BATCH_PATH, headers, bodyOf(header, items.map((i) => i.content)));
   if (res.status === 404) {
     ctx.metrics.inc("mailcluster_channel_v1_fallbacks_total", "Batches sent message by message to a backend without the batch path");

@@ -87,11 +87,11 @@ describe("delivery channel batches (real PostgreSQL, real HTTP)", () => {
   /** A batch body by hand: the header line as given, then the contents. */
   const rawBatch = async (line: Uint8Array, contents: Uint8Array[], target = "") => {
     const secret = await b1.ctx.clusterSecret.get();
-    const headers = await signRequest(secret, { method: "POST", path: BATCH_PATH, digest: await sha256Hex(line), now: clock.now(), member: "sender", target });
+    const headers = await signRequest(secret, { method: "POST", path: BATCH_PATH, digest: sha256Hex(line), now: clock.now(), member: "sender", target });
     return { headers, body: concat([line, enc.encode("\n"), ...contents]) };
   };
   const headerOf = async (items: Array<{ envelope: ChannelEnvelope; content: Uint8Array }>) =>
-    encodeBatchHeader(await Promise.all(items.map(async (i) => ({ envelope: i.envelope, sha256: await sha256Hex(i.content) }))));
+    encodeBatchHeader(items.map((i) => ({ envelope: i.envelope, sha256: sha256Hex(i.content) })));
   const post = async (url: string, r: { headers: Record<string, string>; body: Uint8Array }, path = BATCH_PATH) => {
     const res = await fetch(url + path, { method: "POST", headers: r.headers, body: r.body });
     return { status: res.status, text: await res.text() };
@@ -265,7 +265,7 @@ describe("delivery channel batches (real PostgreSQL, real HTTP)", () => {
     // The same for the single-message path.
     const secret = await b1.ctx.clusterSecret.get();
     const v1Body = concat([enc.encode(JSON.stringify({ ...one.envelope, messageId: nextMessage++ }) + "\n"), one.content]);
-    const v1 = { headers: await signRequest(secret, { method: "POST", path: DELIVER_PATH, digest: await sha256Hex(v1Body), now: clock.now(), member: "x", target: null }), body: v1Body };
+    const v1 = { headers: await signRequest(secret, { method: "POST", path: DELIVER_PATH, digest: sha256Hex(v1Body), now: clock.now(), member: "x", target: null }), body: v1Body };
     expect((await post(b2.url, v1, DELIVER_PATH)).status).toBe(200);
     expect((await post(b1.url, v1, DELIVER_PATH)).status).toBe(401);
 

@@ -38,7 +38,7 @@ describe("delivery channel (real PostgreSQL, real HTTP)", () => {
   const envelope = (account: string, content: Uint8Array, messageId = nextId++): ChannelEnvelope => channelEnvelope(messageId, [account], content);
   const client = () => testContext(tdb.storage, "sender", clock);
   const sign = async (secret: string, body: Uint8Array, now: Date, member: string) =>
-    signRequest(secret, { method: "POST", path: DELIVER_PATH, digest: await sha256Hex(body), now, member, target: null });
+    signRequest(secret, { method: "POST", path: DELIVER_PATH, digest: sha256Hex(body), now, member, target: null });
   const post = async (body: Uint8Array, headers: Record<string, string>) => {
     const res = await fetch(backend.url + DELIVER_PATH, { method: "POST", headers, body });
     return { status: res.status, text: await res.text() };

@@ -35,9 +35,9 @@ describe("a replayed delivery-channel request (real processes)", () => {
     const enc = new TextEncoder();
     const content = enc.encode("From: a@remote.test\r\nSubject: replay\r\n\r\nhello\r\n");
     const envelope = { messageId: 77, sender: "a@remote.test", envid: null, ret: null, authenticated: false, size: content.byteLength, recipients: [{ id: 7, account: "replay@local.test", orcpt: null, notify: null }] };
-    const line = encodeBatchHeader([{ envelope, sha256: await sha256Hex(content) }]);
+    const line = encodeBatchHeader([{ envelope, sha256: sha256Hex(content) }]);
     const secret = await ensureClusterSecret(tdb.storage.db, null);
-    const headers = await signRequest(secret, { method: "POST", path: BATCH_PATH, digest: await sha256Hex(line), now: new Date(), member: "capture", target: "" });
+    const headers = await signRequest(secret, { method: "POST", path: BATCH_PATH, digest: sha256Hex(line), now: new Date(), member: "capture", target: "" });
     const body = new Uint8Array([...line, 0x0a, ...content]);
     const send = async (m: MemberProcess) => {
       const res = await fetch(`http://127.0.0.1:${m.httpPort}${BATCH_PATH}`, { method: "POST", headers, body });
