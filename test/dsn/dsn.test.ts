@@ -5,7 +5,6 @@ import { runDelayDsnPass, runFailureDsnPass } from "../../src/dsn/generate.ts";
 import { composeDsn, foldField, rfc5322Date } from "../../src/dsn/compose.ts";
 import { num, queryRows, str } from "../../src/db/rows.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
-import { Relay } from "../../src/relay/relay.ts";
 import type { EnvelopeRecipient } from "../../src/domain/types.ts";
 import { type SmtpSink, startSmtpSink } from "../helpers/smtp-sink.ts";
 import { testContext } from "../relay/context.ts";
@@ -108,19 +107,11 @@ describe("DSN generation from the queue", () => {
 
   function setup(settings: Parameters<typeof testContext>[2] extends infer O ? (O extends { settings?: infer S } ? S : never) : never = {}) {
     const ctx = testContext(world.storage, clock, { settings });
-    const relay = new Relay({
-      db: ctx.db,
+    const relay = world.relay(ctx, {
       resolver: fakeDns({ "dest.test": { mx: [{ exchange: "mx1.dest.test", priority: 10 }] }, "mx1.dest.test": { a: ["127.0.0.1"] } }),
       random: { next: () => 0.5 },
-      clock,
-      logger: ctx.logger,
-      settings: () => ctx.settings(),
-      ehloName: ctx.config.hostname,
-      memberName: ctx.config.memberName,
-      isFrontend: false,
       mxPort: () => sink.port,
     });
-    world.track(relay);
     return { ctx, transport: createRelayTransport(relay) };
   }
 

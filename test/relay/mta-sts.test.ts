@@ -5,7 +5,6 @@ import { num, queryRows, str, strOrNull } from "../../src/db/rows.ts";
 import { httpsPolicyFetcher } from "../../src/mta-sts/fetch.ts";
 import { MtaStsCache, purgeMtaStsPolicies } from "../../src/mta-sts/policy-cache.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
-import { Relay } from "../../src/relay/relay.ts";
 import { setRoute } from "../../src/relay/routes-store.ts";
 import { TlsReportRecorder } from "../../src/tls-report/recorder.ts";
 import type { SmtpSink } from "../helpers/smtp-sink.ts";
@@ -65,23 +64,7 @@ describe("MTA-STS and route TLS policies against real sinks", () => {
     const dns = fakeDns(dnsZone);
     const tlsReports = new TlsReportRecorder();
     const mtaSts = new MtaStsCache({ db: ctx.db, resolver: dns, fetcher: httpsPolicyFetcher({ resolver: dns, ca: [ca.cert], port: webServer.port }), clock, logger: ctx.logger });
-    const relay = new Relay({
-      db: ctx.db,
-      resolver: dns,
-      random: { next: () => 0 },
-      clock,
-      logger: ctx.logger,
-      settings: () => ctx.settings(),
-      ehloName: ctx.config.hostname,
-      memberName: name,
-      isFrontend: false,
-      mxPort: () => port,
-      metrics: ctx.metrics,
-      mtaSts,
-      tlsReports,
-      tlsCa: [ca.cert],
-    });
-    world.track(relay);
+    const relay = world.relay(ctx, { resolver: dns, mxPort: () => port, metrics: ctx.metrics, mtaSts, tlsReports, tlsCa: [ca.cert] });
     return { ctx, dns, tlsReports, mtaSts, transport: createRelayTransport(relay) };
   }
 

@@ -4,7 +4,6 @@ import { createRelayTransport } from "../../src/delivery/remote.ts";
 import { date, num, queryRows, str, strOrNull } from "../../src/db/rows.ts";
 import { registerMember } from "../../src/cluster/members.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
-import { Relay } from "../../src/relay/relay.ts";
 import { setRoute } from "../../src/relay/routes-store.ts";
 import type { EnvelopeRecipient } from "../../src/domain/types.ts";
 import { testContext } from "./context.ts";
@@ -23,19 +22,7 @@ describe("relay to a scripted SMTP sink", () => {
   /** A context whose DNS sends each MX host name to the port of the sink named after it. */
   function setup(zone: Record<string, FakeZoneEntry>, ports: Record<string, number>, settings: NonNullable<Parameters<typeof testContext>[2]>["settings"] = {}) {
     const ctx = testContext(world.storage, clock, { settings: { relay_idle_ms: 2000, ...settings } });
-    const relay = new Relay({
-      db: ctx.db,
-      resolver: fakeDns(zone),
-      random: { next: () => 0 },
-      clock,
-      logger: ctx.logger,
-      settings: () => ctx.settings(),
-      ehloName: ctx.config.hostname,
-      memberName: ctx.config.memberName,
-      isFrontend: false,
-      mxPort: (host) => ports[host] ?? 1,
-    });
-    world.track(relay);
+    const relay = world.relay(ctx, { resolver: fakeDns(zone), mxPort: (host) => ports[host] ?? 1 });
     return { ctx, relay, transport: createRelayTransport(relay) };
   }
 

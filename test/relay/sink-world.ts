@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import type { Storage } from "../../src/db/storage.ts";
-import type { Relay } from "../../src/relay/relay.ts";
+import type { AppContext } from "../../src/app-context.ts";
+import { Relay, type RelayOptions } from "../../src/relay/relay.ts";
 import { ManualClock } from "../../src/util/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../helpers/smtp-sink.ts";
@@ -16,6 +17,12 @@ export interface SinkWorld {
   readonly sink: (o?: SmtpSinkOptions) => Promise<SmtpSink>;
   /** Closes this relay after the test. */
   track(relay: Relay): Relay;
+  /**
+   * A relay for a member with this context (its database, clock, logger, settings and names;
+   * not a frontend), random 0 unless given, closed after the test; `o` gives its DNS, MX port
+   * and whatever else the test needs.
+   */
+  relay(ctx: AppContext, o: Pick<RelayOptions, "resolver" | "mxPort"> & Partial<RelayOptions>): Relay;
 }
 
 /**
@@ -62,6 +69,10 @@ export function sinkWorld(t0: number, o: { truncate?: readonly string[] } = {}):
     track(relay) {
       relays.push(relay);
       return relay;
+    },
+    relay(ctx, o) {
+      const base = { db: ctx.db, random: { next: () => 0 }, clock, logger: ctx.logger, settings: () => ctx.settings(), ehloName: ctx.config.hostname, memberName: ctx.config.memberName, isFrontend: false };
+      return world.track(new Relay({ ...base, ...o }));
     },
   };
   return world;

@@ -5,7 +5,6 @@ import { num, queryRows, str, strOrNull } from "../../src/db/rows.ts";
 import { renderMetrics } from "../../src/http/metrics.ts";
 import { observeDeliveries } from "../../src/metrics/delivery-metrics.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
-import { Relay } from "../../src/relay/relay.ts";
 import { addSuppressions, getSuppression } from "../../src/suppression/store.ts";
 import { adminApp, call, items, TOKEN } from "../helpers/admin-app.ts";
 import { queueShow } from "../../src/cli/commands/queue.ts";
@@ -28,19 +27,7 @@ describe("suppression list at relay time, against a real SMTP sink", () => {
   async function setup(o: SmtpSinkOptions = {}, settings: NonNullable<Parameters<typeof testContext>[2]>["settings"] = {}) {
     const s = await world.sink(o);
     const ctx = testContext(world.storage, clock, { settings: { relay_idle_ms: 0, ...settings } });
-    const relay = new Relay({
-      db: ctx.db,
-      resolver: fakeDns({ "dest.test": { mx: [{ exchange: "mx1.dest.test", priority: 10 }] }, "mx1.dest.test": { a: ["127.0.0.1"] } }),
-      random: { next: () => 0 },
-      clock,
-      logger: ctx.logger,
-      settings: () => ctx.settings(),
-      ehloName: ctx.config.hostname,
-      memberName: ctx.config.memberName,
-      isFrontend: false,
-      mxPort: () => s.port,
-    });
-    world.track(relay);
+    const relay = world.relay(ctx, { resolver: fakeDns({ "dest.test": { mx: [{ exchange: "mx1.dest.test", priority: 10 }] }, "mx1.dest.test": { a: ["127.0.0.1"] } }), mxPort: () => s.port });
     return { sink: s, ctx, transport: createRelayTransport(relay) };
   }
 
