@@ -7,7 +7,7 @@ import type { PendingRecord } from "../queue/recorder.ts";
 import { coerceError } from "../util/errors.ts";
 import { callDeliveryChannelBatch, type ChannelItem } from "./channel-client.ts";
 import { type Expansion, expand, unknownHere } from "./local-expand.ts";
-import { loadBodies } from "./local-load.ts";
+import { loadBodies } from "./batch-bodies.ts";
 import { resolveOwners, temporary } from "./local-owner.ts";
 import { accountsOutcome, combine } from "./local-results.ts";
 import type { BatchTransport } from "./transport.ts";

@@ -10,7 +10,7 @@ import { MtaStsCache } from "../mta-sts/policy-cache.ts";
 import { TlsReportRecorder } from "../tls-report/recorder.ts";
 import { Shaper } from "../shaping/shaper.ts";
 import { deliverUnlessSuppressed } from "../suppression/relay-gate.ts";
-import { loadBodies } from "./local-load.ts";
+import { loadBodies } from "./batch-bodies.ts";
 import type { Transport } from "./transport.ts";
 
 /** DNS timeout per query; a slow resolver defers the recipients rather than holding the worker. */
