@@ -10,6 +10,7 @@ import type { ClusterView } from "./cluster/cluster-view.ts";
 import type { ClusterSecret } from "./cluster/cluster-secret.ts";
 import type { DkimKeyring } from "./dkim/keyring.ts";
 import type { Metrics } from "./metrics/registry.ts";
+import type { IngestFirst } from "./queue/ingest-first.ts";
 import type { WorkerWakeUp } from "./queue/wake-up.ts";
 import type { Logger } from "./util/logger.ts";
 
@@ -40,6 +41,8 @@ export interface AppContext {
    * instead of a NOTIFY round trip for work only this member processes.
    */
   nudgeLocalWorker?: () => boolean;
+  /** Accepting before delivering while SMTP sessions queue up (a member with a frontend and a worker). */
+  ingestFirst?: IngestFirst;
   /** Coalesced NOTIFYs to the queue workers after commits on `db` (one in flight at a time). */
   wakeUp: WorkerWakeUp;
   /** The active DKIM signing keys in memory (signing costs no query); Member starts its NOTIFY listening and stops it. */

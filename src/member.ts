@@ -14,6 +14,7 @@ import { ClusterSecret } from "./cluster/cluster-secret.ts";
 import { ClusterCoordinator } from "./cluster/coordinator.ts";
 import { QueueWorker, type DeliveryHandler } from "./queue/worker.ts";
 import { QUEUE_CHANNEL } from "./queue/channel.ts";
+import { IngestFirst } from "./queue/ingest-first.ts";
 import { WorkerWakeUp } from "./queue/wake-up.ts";
 import { policyFromSettings } from "./queue/retry-schedule.ts";
 import { purgeExpired } from "./queue/purge.ts";
@@ -112,6 +113,7 @@ export class Member {
         return this.worker !== null;
       },
       wakeUp: new WorkerWakeUp(db),
+      ingestFirst: new IngestFirst(() => performance.now(), () => this.currentSettings.queue_ingest_first_ms),
       dkimKeys: memberKeyring({ db, clock, logger: o.logger }),
       clusterSecret: new ClusterSecret(db, o.config.clusterSecret),
     };
@@ -195,8 +197,11 @@ export class Member {
         leaseMs: s.queue_lease_seconds * 1000,
         pollIntervalMs: s.queue_poll_interval_ms,
         batchSize: s.queue_claim_batch,
+        batchMaxBytes: s.queue_claim_max_bytes,
         concurrency: WORKER_CONCURRENCY,
         gatherMs: WORKER_GATHER_MS,
+        // Only this member's own SMTP sessions tell it ingest is busy (in a backend it never is).
+        holdOff: this.o.config.roles.includes("frontend") ? this.ctx.ingestFirst : undefined,
         // Metrics, done messages, and bounces right away for messages just finished (src/after-record.ts).
         onRecorded: (summary, results, claimed) => afterRecord(ctx, summary, results, claimed),
       });

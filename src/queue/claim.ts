@@ -9,6 +9,12 @@ export interface RecipientClaimParams {
   /** Also take messages of the shared pool (processor IS NULL): locally-for-others members. */
   includePool: boolean;
   limit: number;
+  /**
+   * At most this many message bytes per claim (each recipient counts its message's size),
+   * but always at least one recipient: a batch's bodies are loaded at once, so this bounds a
+   * worker's memory whatever the messages weigh. Default: no bound.
+   */
+  maxBytes?: number;
   leaseMs: number;
   now: Date;
 }
@@ -21,12 +27,23 @@ export interface RecipientClaimParams {
  * the messages row again.
  */
 export async function claimRecipients(db: Executor, p: RecipientClaimParams): Promise<ClaimedRecipient[]> {
+  return (await claimBatch(db, p)).recipients;
+}
+
+export interface ClaimedBatch {
+  recipients: ClaimedRecipient[];
+  /** More recipients were ready than taken (the limit or the byte budget cut the batch): claim again at once. */
+  more: boolean;
+}
+
+/** claimRecipients, also saying whether more were ready. */
+export async function claimBatch(db: Executor, p: RecipientClaimParams): Promise<ClaimedBatch> {
   const until = new Date(p.now.getTime() + p.leaseMs);
   const rows = await queryRows(
     db,
     sql`
       WITH ready AS (
-        SELECT r.id
+        SELECT r.id, r.next_attempt_at, m.size_bytes
         FROM recipients r
         JOIN messages m ON m.id = r.message_id
         WHERE r.state = 'queued'
@@ -36,14 +53,26 @@ export async function claimRecipients(db: Executor, p: RecipientClaimParams): Pr
         ORDER BY r.next_attempt_at
         LIMIT ${p.limit}
         FOR UPDATE OF r SKIP LOCKED
+      ),
+      -- Locking comes first (FOR UPDATE allows no window function); rows past the budget are only locked until the statement ends.
+      taken AS (
+        SELECT id FROM (
+          SELECT id, size_bytes, sum(size_bytes) OVER (ORDER BY next_attempt_at, id ROWS UNBOUNDED PRECEDING) AS through
+          FROM ready
+        ) w
+        WHERE through <= ${p.maxBytes ?? Number.MAX_SAFE_INTEGER} OR through = size_bytes
       )
       UPDATE recipients r
       SET locked_by = ${p.member}, locked_until = ${ts(until)}
-      FROM ready, messages m
-      WHERE r.id = ready.id AND m.id = r.message_id
+      FROM taken, messages m
+      WHERE r.id = taken.id AND m.id = r.message_id
       RETURNING r.id, r.message_id, r.address, r.domain, r.attempts, r.queued_at, r.locked_until,
                 r.dsn_orcpt, r.dsn_notify, m.sender, m.dsn_envid, m.dsn_ret, m.size_bytes, m.kind, m.submitted_by,
-                m.processor, m.rule_invocations, m.authenticated_user IS NOT NULL AS authenticated`,
+                m.processor, m.rule_invocations, m.authenticated_user IS NOT NULL AS authenticated,
+                (SELECT count(*) FROM ready) AS ready_count`,
   );
-  return rows.map(claimedFromRow);
+  const recipients = rows.map(claimedFromRow);
+  // Ready rows were locked up to the limit: as many as the limit means more may be waiting.
+  const ready = rows.length > 0 ? Number(rows[0].ready_count) : 0;
+  return { recipients, more: recipients.length === p.limit || ready > recipients.length };
 }

@@ -4,7 +4,7 @@ import type { Clock, Random } from "../domain/types.ts";
 import type { Db } from "../db/db.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
-import { claimRecipients } from "./claim.ts";
+import { claimBatch } from "./claim.ts";
 import { releaseRecipients, renewInFlightLeases, shortenRecipientLeases } from "./lease.ts";
 import type { AttemptResult, RecordOutcomesSummary } from "./record-outcomes.ts";
 import { BatchRecorder, type OutcomeRecorder } from "./recorder.ts";
@@ -37,6 +37,8 @@ export interface WorkerOptions {
   leaseMs: number;
   pollIntervalMs: number;
   batchSize: number;
+  /** Message bytes per claim (each recipient counts its message): bounds the bodies a batch loads. */
+  batchMaxBytes?: number;
   /** Claimed batches delivered in parallel. */
   concurrency: number;
   /**
@@ -50,6 +52,14 @@ export interface WorkerOptions {
    * nothing the claim returned is read again.
    */
   onRecorded?: (summary: RecordOutcomesSummary, results: AttemptResult[], claimed: readonly ClaimedRecipient[]) => void | Promise<void>;
+  /** Asked before each claim how long to hold off (ingest first, ingest-first.ts), and told what each claim took. */
+  holdOff?: ClaimHoldOff;
+}
+
+export interface ClaimHoldOff {
+  holdMs(): number;
+  /** What a claim took, and whether more was ready. */
+  claimed(count: number, more: boolean): void;
 }
 
 /**
@@ -64,6 +74,7 @@ export class QueueWorker {
   private nudged = false;
   private waitingForRoom = false;
   private gather = false;
+  private holding = false;
   private readonly inFlight = new Map<number, ClaimedRecipient>();
   private readonly active = new Set<Promise<void>>();
   private renewTimer: ReturnType<typeof setInterval> | null = null;
@@ -81,7 +92,8 @@ export class QueueWorker {
   /** Wake the loop now (a NOTIFY arrived). */
   nudge(): void {
     this.nudged = true;
-    this.wake?.();
+    // A hold is for letting work pile up: the NOTIFYs of that work must not end it.
+    if (!this.holding) this.wake?.();
   }
 
   get inFlightCount(): number {
@@ -109,20 +121,30 @@ export class QueueWorker {
   private async run(): Promise<void> {
     while (this.running) {
       let claimed: ClaimedRecipient[] = [];
+      let more = false;
       let failed = false;
       const room = this.o.concurrency - this.active.size;
       if (room > 0) {
+        const hold = this.o.holdOff?.holdMs() ?? 0;
+        if (hold > 0) {
+          this.holding = true;
+          await this.sleep(hold);
+          this.holding = false;
+          continue;
+        }
         if (this.gather && this.o.gatherMs) await new Promise((r) => setTimeout(r, this.o.gatherMs));
         this.gather = false;
         try {
           this.nudged = false;
-          claimed = await claimRecipients(this.o.db, {
+          ({ recipients: claimed, more } = await claimBatch(this.o.db, {
             member: this.o.member,
             includePool: this.o.includePool(),
             limit: this.o.batchSize,
+            maxBytes: this.o.batchMaxBytes,
             leaseMs: this.o.leaseMs,
             now: this.o.clock.now(),
-          });
+          }));
+          this.o.holdOff?.claimed(claimed.length, more);
         } catch (err) {
           this.o.logger.warn({ err: coerceError(err).message }, "claim failed; retrying after the poll interval");
           failed = true;
@@ -136,7 +158,7 @@ export class QueueWorker {
         });
         this.active.add(task);
         // Full batch: there is likely more; go again once there is room.
-        if (this.active.size < this.o.concurrency && claimed.length === this.o.batchSize) continue;
+        if (this.active.size < this.o.concurrency && more) continue;
       }
       if (!this.running) break;
       // New work was announced while we claimed: claim again (with room; with none it would spin).

@@ -58,6 +58,7 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
     wakeUp: ctx.wakeUp,
     localWake: { member: config.memberName, nudge: () => ctx.nudgeLocalWorker?.() ?? false },
     onFlushed: (messages) => {
+      ctx.ingestFirst?.committed(messages);
       ctx.metrics.inc("mailcluster_submit_group_commits_total", "Group-commit statements that committed");
       ctx.metrics.inc("mailcluster_submit_group_committed_messages_total", "Messages written by group-commit statements (÷ statements = batch size)", {}, messages);
     },
