@@ -214,13 +214,15 @@ export class QueueWorker {
       const { summary, results } = await recorder.finish(this.o.db, answers);
       recorded = true;
       const lost = new Set(summary.lost);
+      // A member's logger already names it on every line: the key once, not twice per attempt.
+      const member = this.o.logger.bindings().member === undefined ? this.o.member : undefined;
       for (const res of results) {
         const o = res.outcome;
         this.o.logger.info(
           {
             messageId: res.recipient.messageId,
             recipient: res.recipient.address,
-            member: this.o.member,
+            member,
             result: o.kind,
             code: o.reply.code,
             status: o.reply.enhanced,
