@@ -52,6 +52,8 @@ export const TLS_REPORT_PASS_MS = 15 * 60_000;
 export const WORKER_CONCURRENCY = 8;
 /** Messages arriving within this many ms share a batch (the same statements for 1 or 50). */
 export const WORKER_GATHER_MS = 10;
+/** …and, while work keeps arriving during the gather, up to this long: a steady stream is taken in full batches. */
+export const WORKER_GATHER_MAX_MS = 150;
 
 export interface MemberOptions {
   config: Config;
@@ -200,6 +202,7 @@ export class Member {
         batchMaxBytes: s.queue_claim_max_bytes,
         concurrency: WORKER_CONCURRENCY,
         gatherMs: WORKER_GATHER_MS,
+        gatherMaxMs: WORKER_GATHER_MAX_MS,
         // Only this member's own SMTP sessions tell it ingest is busy (in a backend it never is).
         holdOff: this.o.config.roles.includes("frontend") ? this.ctx.ingestFirst : undefined,
         // Metrics, done messages, and bounces right away for messages just finished (src/after-record.ts).

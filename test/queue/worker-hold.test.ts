@@ -7,6 +7,9 @@ import { silentLogger } from "../../src/util/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
 import { until } from "../helpers/until.ts";
 
+const policy = () => ({ initialSeconds: 300, maxSeconds: 4000, jitter: 0.1, lifetimeSeconds: 86400 });
+const content = new TextEncoder().encode("Subject: x\r\n\r\nx\r\n");
+
 describe("the worker's hold-off (ingest first)", () => {
   let tdb: TestDatabase;
 
@@ -33,7 +36,7 @@ describe("the worker's hold-off (ingest first)", () => {
       clock: systemClock,
       random: systemRandom,
       logger: silentLogger,
-      policy: () => ({ initialSeconds: 300, maxSeconds: 4000, jitter: 0.1, lifetimeSeconds: 86400 }),
+      policy,
       leaseMs: 60_000,
       pollIntervalMs: 20,
       batchSize: 2,
@@ -46,7 +49,7 @@ describe("the worker's hold-off (ingest first)", () => {
     });
     await submitMessage(tdb.storage.db, {
       envelope: { sender: "s@example.org", recipients: ["a", "b", "c"].map((l) => ({ address: `${l}@example.net` })) },
-      content: new TextEncoder().encode("Subject: x\r\n\r\nx\r\n"),
+      content,
       submittedBy: "test",
       processor: "m1",
       now: new Date(),
@@ -62,6 +65,58 @@ describe("the worker's hold-off (ingest first)", () => {
       expect(handled[0]).toBeGreaterThanOrEqual(holdUntil - 1);
       // Three recipients, two per claim: the first claim says more were ready, the second does not.
       expect(told.slice(0, 2)).toEqual([[2, true], [1, false]]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it("gathers again while work keeps being announced, up to gatherMaxMs; a lone message waits one gatherMs", async () => {
+    const handled: Array<{ at: number; messageId: number }> = [];
+    const worker = new QueueWorker({
+      db: tdb.storage.db,
+      member: "m2",
+      includePool: () => false,
+      clock: systemClock,
+      random: systemRandom,
+      logger: silentLogger,
+      policy,
+      leaseMs: 60_000,
+      pollIntervalMs: 60_000,
+      batchSize: 50,
+      concurrency: 2,
+      gatherMs: 20,
+      gatherMaxMs: 400,
+      handler: (rcpts) => {
+        for (const r of rcpts) handled.push({ at: performance.now(), messageId: r.messageId });
+        return Promise.resolve(rcpts.map((r) => ({ recipientId: r.id, outcome: delivered(250, "2.0.0", "ok") })));
+      },
+    });
+    const submit = async () => (await submitMessage(tdb.storage.db, { envelope: { sender: "s@example.org", recipients: [{ address: "x@example.net" }] }, content, submittedBy: "test", processor: "m2", now: new Date() })).messageId;
+    worker.start();
+    try {
+      // Idle: the first claim found nothing; the worker sleeps until nudged.
+      await new Promise((r) => setTimeout(r, 50));
+      const lone = await submit();
+      const t0 = performance.now();
+      worker.nudge();
+      await until(() => handled.some((h) => h.messageId === lone), "the lone message delivered", 5000, 5);
+      expect(handled.find((h) => h.messageId === lone)!.at - t0).toBeLessThan(300);
+
+      // A stream: announced every 10 ms for longer than gatherMaxMs.
+      const first = await submit();
+      const s0 = performance.now();
+      worker.nudge();
+      const ticker = setInterval(() => worker.nudge(), 10);
+      try {
+        await new Promise((r) => setTimeout(r, 200));
+        expect(handled.some((h) => h.messageId === first)).toBe(false);
+        await until(() => handled.some((h) => h.messageId === first), "delivered by gatherMaxMs", 5000, 5);
+      } finally {
+        clearInterval(ticker);
+      }
+      const waited = handled.find((h) => h.messageId === first)!.at - s0;
+      expect(waited).toBeGreaterThanOrEqual(380);
+      expect(waited).toBeLessThan(2000);
     } finally {
       await worker.stop();
     }
