@@ -39,6 +39,16 @@ export interface ClaimedBatch {
 /** claimRecipients, also saying whether more were ready. */
 export async function claimBatch(db: Executor, p: RecipientClaimParams): Promise<ClaimedBatch> {
   const until = new Date(p.now.getTime() + p.leaseMs);
+  // Locking comes first (FOR UPDATE allows no window function); rows past the budget are only
+  // locked until the statement ends.
+  const taken =
+    p.maxBytes === undefined
+      ? sql`SELECT id FROM ready`
+      : sql`SELECT id FROM (
+          SELECT id, size_bytes, sum(size_bytes) OVER (ORDER BY next_attempt_at, id ROWS UNBOUNDED PRECEDING) AS through
+          FROM ready
+        ) w
+        WHERE through <= ${p.maxBytes} OR through = size_bytes`;
   const rows = await queryRows(
     db,
     sql`
@@ -54,14 +64,7 @@ export async function claimBatch(db: Executor, p: RecipientClaimParams): Promise
         LIMIT ${p.limit}
         FOR UPDATE OF r SKIP LOCKED
       ),
-      -- Locking comes first (FOR UPDATE allows no window function); rows past the budget are only locked until the statement ends.
-      taken AS (
-        SELECT id FROM (
-          SELECT id, size_bytes, sum(size_bytes) OVER (ORDER BY next_attempt_at, id ROWS UNBOUNDED PRECEDING) AS through
-          FROM ready
-        ) w
-        WHERE through <= ${p.maxBytes ?? Number.MAX_SAFE_INTEGER} OR through = size_bytes
-      )
+      taken AS (${taken})
       UPDATE recipients r
       SET locked_by = ${p.member}, locked_until = ${ts(until)}
       FROM taken, messages m
