@@ -18,17 +18,22 @@ export const temporary = (rc: ChannelRecipient, text: string, code = 451, enhanc
 
 /**
  * Live backends from the cluster view the heartbeat keeps (a bare context without one asks the
- * members table), this process included when it runs a backend. When the view has none, the
- * members table is asked once before the recipients are deferred: a backend that started since
- * the last heartbeat (a whole cluster coming up) is then used at once, not after a retry.
+ * members table), this process included when it runs a backend. When the view has none, or
+ * lacks a backend the batch needs (an account's lease holder or home), the members table is
+ * asked once before those recipients are deferred: a backend that started since the last
+ * heartbeat (a cluster coming up, a backend joining and opening accounts) is then used at
+ * once, not after a retry.
  */
-async function liveBackends(ctx: AppContext): Promise<Map<string, string>> {
+async function liveBackends(ctx: AppContext, needed: ReadonlySet<string>): Promise<Map<string, string>> {
   const read = async () => liveMembers(ctx.db, ctx.clock.now(), ctx.settings().member_timeout_seconds);
   const backendsOf = (rows: readonly MemberRow[]) =>
     new Map(rows.filter((m) => m.roles.includes("backend") && m.httpUrl).map((m) => [m.name, m.httpUrl as string]));
   let backends = backendsOf(ctx.cluster ? ctx.cluster.live() : await read());
   if (ctx.inProcessBackend.get() && !backends.has(ctx.config.memberName)) backends.set(ctx.config.memberName, "");
-  if (backends.size === 0 && ctx.cluster) backends = backendsOf(await read());
+  const missing = [...needed].some((m) => !backends.has(m));
+  if ((backends.size === 0 || missing) && ctx.cluster) {
+    for (const [name, url] of backendsOf(await read())) if (!backends.has(name)) backends.set(name, url);
+  }
   return backends;
 }
 
@@ -38,17 +43,22 @@ async function liveBackends(ctx: AppContext): Promise<Map<string, string>> {
  * account_leases for the batch, else rendezvous hashing over the live backends.
  */
 export async function resolveOwners(ctx: AppContext, expansions: readonly Expansion[]): Promise<OwnerPlan> {
-  const plan: OwnerPlan = { backends: await liveBackends(ctx), groups: new Map(), answers: [] };
-  const { backends } = plan;
   const me = ctx.config.memberName;
   const ownership = ctx.inProcessBackend.get()?.ownership ?? null;
   const ask = new Set<string>();
+  const needed = new Set<string>();
   for (const e of expansions) {
     if (e.outcome) continue;
-    for (const a of e.accounts) if (a.homeMember === null && !ownership?.holds(a.address)) ask.add(a.address);
+    for (const a of e.accounts) {
+      if (a.homeMember !== null) needed.add(a.homeMember);
+      else if (!ownership?.holds(a.address)) ask.add(a.address);
+    }
   }
   const leases = new Map((await readAccountLeases(ctx.db, [...ask])).map((l) => [l.account, l]));
   const now = ctx.clock.now().getTime();
+  for (const l of leases.values()) if (l.leaseUntil.getTime() > now) needed.add(l.member);
+  const plan: OwnerPlan = { backends: await liveBackends(ctx, needed), groups: new Map(), answers: [] };
+  const { backends } = plan;
   const add = (member: string, rc: ChannelRecipient) => {
     const g = plan.groups.get(member);
     if (g) g.push(rc);

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppContext } from "../../src/app-context.ts";
 import { ClusterView } from "../../src/cluster/cluster-view.ts";
-import { registerMember } from "../../src/cluster/members.ts";
+import { addAccount, addDomain } from "../../src/accounts/store.ts";
+import { acquireAccountLease } from "../../src/cluster/account-leases.ts";
+import { liveMembers, registerMember } from "../../src/cluster/members.ts";
 import type { ClaimedRecipient } from "../../src/domain/delivery.ts";
 import type { Expansion } from "../../src/delivery/local-expand.ts";
 import { resolveOwners } from "../../src/delivery/local-owner.ts";
@@ -58,5 +60,20 @@ describe("who stores an account's mail, when the cluster view is behind (real Po
     expect(plan.answers).toEqual([]);
     expect(plan.backends).toEqual(new Map([["be1", "http://127.0.0.1:9/"]]));
     expect(plan.groups.get("be1")?.map((r) => r.account)).toEqual(["u2@local.test", "u3@local.test"]);
+  });
+
+  it("an account open on a backend that joined after the view's heartbeat goes to that backend, not a 451", async () => {
+    // The view now lists be1 only (its last heartbeat); be2 joins and opens u4 before the next.
+    ctx.cluster?.update(await liveMembers(tdb.storage.db, clock.now(), 30));
+    expect(ctx.cluster?.live().map((m) => m.name)).toEqual(["be1"]);
+    await registerMember(tdb.storage.db, { name: "be2", roles: ["backend"], smtpEndpoint: null, httpUrl: "http://127.0.0.1:10/", submitMode: "locally", hostname: null, pid: null, version: null }, clock.now());
+    await addDomain(tdb.storage.db, "local.test");
+    await addAccount(tdb.storage.db, { address: "u4@local.test" });
+    const lease = await acquireAccountLease(tdb.storage.db, { account: "u4@local.test", member: "be2", now: clock.now(), leaseMs: 60_000 });
+    expect(lease.kind).not.toBe("taken");
+    const plan = await resolveOwners(ctx, [dynamicAccount(4, "u4@local.test")]);
+    expect(plan.answers).toEqual([]);
+    expect(plan.groups.get("be2")?.map((r) => r.account)).toEqual(["u4@local.test"]);
+    expect(plan.backends.get("be2")).toBe("http://127.0.0.1:10/");
   });
 });
