@@ -31,11 +31,13 @@ export class WorkerWakeUp {
 
   /** Wake workers for `payload` (a processor's name, "" for everyone): now, or with the follow-up. */
   wake(payload: string): void {
-    this.payload = payload;
     if (this.inFlight) {
+      // The follow-up stands for every wake-up since: one processor's name only if all named it.
+      this.payload = this.again && this.payload !== payload ? "" : payload;
       this.again = true;
       return;
     }
+    this.payload = payload;
     void this.send();
   }
 

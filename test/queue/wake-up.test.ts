@@ -20,16 +20,32 @@ afterAll(async () => {
 const notifies = () => counting.statements.filter((q) => /pg_notify/.test(q)).length;
 
 describe("waking the queue workers", () => {
-  it("a WorkerWakeUp coalesces: a burst while one NOTIFY is in flight costs one follow-up, carrying the last payload", async () => {
+  it("a WorkerWakeUp coalesces: a burst while one NOTIFY is in flight costs one follow-up, for everyone when the burst named several processors", async () => {
     counting.statements.length = 0;
     const got: string[] = [];
     const unlisten = await counting.listen(QUEUE_CHANNEL, (p) => got.push(p));
     try {
       const wakeUp = new WorkerWakeUp(counting.db);
+      wakeUp.wake("p-first");
       for (let i = 0; i < 20; i++) wakeUp.wake(`p${i}`);
-      await until(() => got.includes("p19"), "the follow-up NOTIFY");
+      await until(() => got.length >= 2, "the follow-up NOTIFY");
       expect(notifies()).toBe(2);
-      expect(got.filter((p) => p.startsWith("p"))).toEqual(["p0", "p19"]);
+      expect(got).toEqual(["p-first", ""]);
+    } finally {
+      await unlisten();
+    }
+  });
+
+  it("a follow-up for one processor alone keeps its name", async () => {
+    counting.statements.length = 0;
+    const got: string[] = [];
+    const unlisten = await counting.listen(QUEUE_CHANNEL, (p) => got.push(p));
+    try {
+      const wakeUp = new WorkerWakeUp(counting.db);
+      wakeUp.wake("q-first");
+      for (let i = 0; i < 5; i++) wakeUp.wake("q-be1");
+      await until(() => got.includes("q-be1"), "the follow-up NOTIFY");
+      expect(got.filter((p) => p.startsWith("q"))).toEqual(["q-first", "q-be1"]);
     } finally {
       await unlisten();
     }
