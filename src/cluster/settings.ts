@@ -38,7 +38,7 @@ export const DEFAULT_SETTINGS = {
    * behind each other, what they just handed over is delivered at most this much later, in
    * full batches (src/queue/ingest-first.ts); 0 = deliver at once.
    */
-  queue_ingest_first_ms: 1000,
+  queue_ingest_first_ms: 2000,
   /** Local delivery: how long a backend holds an account it opened (renewed while in use). */
   account_lease_seconds: 60,
   /** Local delivery: a backend releases an account it has not delivered to for this long. */
