@@ -28,7 +28,7 @@ async function liveBackends(ctx: AppContext, needed: ReadonlySet<string>): Promi
   const read = async () => liveMembers(ctx.db, ctx.clock.now(), ctx.settings().member_timeout_seconds);
   const backendsOf = (rows: readonly MemberRow[]) =>
     new Map(rows.filter((m) => m.roles.includes("backend") && m.httpUrl).map((m) => [m.name, m.httpUrl as string]));
-  let backends = backendsOf(ctx.cluster ? ctx.cluster.live() : await read());
+  const backends = backendsOf(ctx.cluster ? ctx.cluster.live() : await read());
   if (ctx.inProcessBackend.get() && !backends.has(ctx.config.memberName)) backends.set(ctx.config.memberName, "");
   const missing = [...needed].some((m) => !backends.has(m));
   if ((backends.size === 0 || missing) && ctx.cluster) {
