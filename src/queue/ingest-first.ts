@@ -34,12 +34,14 @@ export class IngestFirst {
     private readonly maxDeferMs: () => number,
   ) {}
 
-  /** A group commit wrote `messages` accepted messages. */
-  committed(messages: number): void {
-    if (messages <= 0) return;
+  /**
+   * A group commit wrote `messages` accepted messages, `own` of them for this member's worker
+   * (a frontend submitting remotely leaves them to others: nothing of its own to hold).
+   */
+  committed(messages: number, own = messages): void {
     const now = this.now();
     if (messages >= 2) this.busyUntil = now + INGEST_BUSY_WINDOW_MS;
-    this.pending.push([now, messages]);
+    if (own > 0) this.pending.push([now, own]);
   }
 
   /** The worker claimed `count` recipients; `more` were ready than it took. */
