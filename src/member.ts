@@ -205,6 +205,7 @@ export class Member {
         gatherMaxMs: WORKER_GATHER_MAX_MS,
         // Only this member's own SMTP sessions tell it ingest is busy (in a backend it never is).
         holdOff: this.o.config.roles.includes("frontend") ? this.ctx.ingestFirst : undefined,
+        onHeld: (ms) => ctx.metrics.inc("mailcluster_worker_ingest_first_hold_seconds_total", "Seconds the queue worker held off claiming while this member's SMTP sessions queued up (queue_ingest_first_ms)", {}, ms / 1000),
         // Metrics, done messages, and bounces right away for messages just finished (src/after-record.ts).
         onRecorded: (summary, results, claimed) => afterRecord(ctx, summary, results, claimed),
       });

@@ -23,6 +23,7 @@ export class IngestFirst {
   /** Commits whose messages are not all claimed yet: [committed at ms, messages left]. */
   private readonly pending: Array<[number, number]> = [];
   private busyUntil = 0;
+  private claimStartedAt = Number.POSITIVE_INFINITY;
 
   constructor(
     /**
@@ -44,10 +45,17 @@ export class IngestFirst {
     if (own > 0) this.pending.push([now, own]);
   }
 
+  /** The worker is about to claim. */
+  claiming(): void {
+    this.claimStartedAt = this.now();
+  }
+
   /** The worker claimed `count` recipients; `more` were ready than it took. */
   claimed(count: number, more: boolean): void {
     if (!more) {
-      this.pending.length = 0;
+      // All that was ready when the claim ran is taken; a commit that landed during it may not be.
+      const before = this.claimStartedAt;
+      while (this.pending.length > 0 && this.pending[0][0] <= before) this.pending.shift();
       return;
     }
     let left = count;

@@ -61,10 +61,14 @@ export interface WorkerOptions {
   onRecorded?: (summary: RecordOutcomesSummary, results: AttemptResult[], claimed: readonly ClaimedRecipient[]) => void | Promise<void>;
   /** Asked before each claim how long to hold off (ingest first, ingest-first.ts), and told what each claim took. */
   holdOff?: ClaimHoldOff;
+  /** After each hold, with its length in ms (metrics). */
+  onHeld?: (ms: number) => void;
 }
 
 export interface ClaimHoldOff {
   holdMs(): number;
+  /** A claim starts now. */
+  claiming(): void;
   /** What a claim took, and whether more was ready. */
   claimed(count: number, more: boolean): void;
 }
@@ -135,14 +139,22 @@ export class QueueWorker {
         const hold = this.o.holdOff?.holdMs() ?? 0;
         if (hold > 0) {
           this.holding = true;
+          const t0 = performance.now();
           await this.sleep(hold);
           this.holding = false;
+          this.o.onHeld?.(performance.now() - t0);
           continue;
         }
-        if (this.gather && this.o.gatherMs) await this.gatherWork(this.o.gatherMs);
+        if (this.gather && this.o.gatherMs) {
+          await this.gatherWork(this.o.gatherMs);
+          this.gather = false;
+          // What arrived meanwhile may say ingest is busy: ask the hold-off again before claiming.
+          if (this.o.holdOff) continue;
+        }
         this.gather = false;
         try {
           this.nudged = false;
+          this.o.holdOff?.claiming();
           ({ recipients: claimed, more } = await claimBatch(this.o.db, {
             member: this.o.member,
             includePool: this.o.includePool(),

@@ -57,13 +57,27 @@ describe("ingest first: the worker holds off while SMTP sessions queue up", () =
   });
 
   it("a claim that took all that was ready ends the hold (the estimate starts afresh)", () => {
-    const { gate } = setUp();
+    const { t, gate } = setUp();
     gate.committed(10);
     expect(gate.holdMs()).toBeGreaterThan(0);
+    t.now += 1;
+    gate.claiming();
     gate.claimed(3, false);
     expect(gate.holdMs()).toBe(0);
     gate.committed(2);
     expect(gate.holdMs()).toBe(INGEST_BUSY_WINDOW_MS);
+  });
+
+  it("a commit that lands while a claim runs is not taken as claimed by it", () => {
+    const { t, gate } = setUp();
+    gate.committed(1);
+    t.now += 1;
+    gate.claiming();
+    t.now += 1;
+    gate.committed(9); // committed after the claim's snapshot, maybe
+    t.now += 1;
+    gate.claimed(1, false);
+    expect(gate.holdMs()).toBe(INGEST_BUSY_WINDOW_MS - 1);
   });
 
   it("a busy ingest of messages for other members' workers holds nothing back", () => {

@@ -26,6 +26,7 @@ describe("the worker's hold-off (ingest first)", () => {
     const told: Array<[number, boolean]> = [];
     const holdOff: ClaimHoldOff = {
       holdMs: () => Math.max(0, Math.ceil(holdUntil - performance.now())),
+      claiming: () => {},
       claimed: (count, more) => told.push([count, more]),
     };
     const handled: number[] = [];
