@@ -13,7 +13,7 @@ import { ClusterView } from "./cluster/cluster-view.ts";
 import { ClusterSecret } from "./cluster/cluster-secret.ts";
 import { ClusterCoordinator } from "./cluster/coordinator.ts";
 import { QueueWorker, type DeliveryHandler } from "./queue/worker.ts";
-import { QUEUE_CHANNEL } from "./queue/channel.ts";
+import { QUEUE_CHANNEL, wakeConcerns } from "./queue/channel.ts";
 import { IngestFirst } from "./queue/ingest-first.ts";
 import { WorkerWakeUp } from "./queue/wake-up.ts";
 import { policyFromSettings } from "./queue/retry-schedule.ts";
@@ -210,7 +210,10 @@ export class Member {
         onRecorded: (summary, results, claimed) => afterRecord(ctx, summary, results, claimed),
       });
       if (ctx.storage.capabilities.listenNotify) {
-        this.unlisten = await ctx.storage.listen(QUEUE_CHANNEL, () => this.worker?.nudge());
+        // Pool work wakes only the workers that take it (a remotely frontend would find nothing).
+        this.unlisten = await ctx.storage.listen(QUEUE_CHANNEL, (payload) => {
+          if (wakeConcerns(payload, this.o.config.memberName, cluster.view.includePool())) this.worker?.nudge();
+        });
       }
       this.worker.start();
     }

@@ -17,8 +17,8 @@ export interface SubmitBatcherOptions {
   localWake?: LocalWake;
   /** The member's coalesced NOTIFYs (ctx.wakeUp); by default the batcher's own on `db`. */
   wakeUp?: WorkerWakeUp;
-  /** After each batch statement that committed, with how many messages it wrote, and how many of them are localWake's member's to process. */
-  onFlushed?: (messages: number, own: number) => void;
+  /** After each batch statement that committed, with how many messages it wrote (metrics, ingest first). */
+  onFlushed?: (messages: number) => void;
 }
 
 interface Waiting {
@@ -115,8 +115,7 @@ export class SubmitBatcher {
       const results = await insertMessages(this.o.db, batch.map((w) => ({ input: w.input, firstPart: w.part })));
       this.stats.messages += batch.length;
       batch.forEach((w, i) => w.resolve(results[i]));
-      const me = this.o.localWake?.member;
-      this.o.onFlushed?.(batch.length, me === undefined ? 0 : batch.filter((w) => w.input.processor === me).length);
+      this.o.onFlushed?.(batch.length);
       this.wake(batch);
     } catch (err) {
       if (batch.length === 1 || !isStatementRejected(err)) {

@@ -36,13 +36,15 @@ export class IngestFirst {
   ) {}
 
   /**
-   * A group commit wrote `messages` accepted messages, `own` of them for this member's worker
-   * (a frontend submitting remotely leaves them to others: nothing of its own to hold).
+   * A group commit wrote `messages` accepted messages. All count, whoever processes them: a
+   * frontend submitting remotely holds its worker too, which would otherwise wake for each
+   * commit only to find nothing it may claim (an empty claim still scans the ready rows).
    */
-  committed(messages: number, own = messages): void {
+  committed(messages: number): void {
+    if (messages <= 0) return;
     const now = this.now();
     if (messages >= 2) this.busyUntil = now + INGEST_BUSY_WINDOW_MS;
-    if (own > 0) this.pending.push([now, own]);
+    this.pending.push([now, messages]);
   }
 
   /** The worker is about to claim. */

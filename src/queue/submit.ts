@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { domainOf } from "../domain/address.ts";
 import type { Executor } from "../db/db.ts";
+import { payloadFor } from "./channel.ts";
 import { type WakeOptions, wakeWorkers } from "./wake-up.ts";
 import { bodyParts } from "./body.ts";
 import { insertMessages } from "./insert-messages.ts";
@@ -53,7 +54,7 @@ export async function submitMessage(db: Executor, input: SubmitInput, options: S
           }
           return first;
         });
-  await wakeWorkers(db, input.processor ?? "", options);
+  await wakeWorkers(db, payloadFor(input.processor), options);
   return result;
 }
 

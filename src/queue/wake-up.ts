@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Executor } from "../db/db.ts";
-import { QUEUE_CHANNEL } from "./channel.ts";
+import { payloadFor, QUEUE_CHANNEL } from "./channel.ts";
 
 const notify = (db: Executor, payload: string) => db.execute(sql`SELECT pg_notify(${QUEUE_CHANNEL}, ${payload})`);
 
@@ -29,7 +29,7 @@ export class WorkerWakeUp {
 
   constructor(private readonly db: Executor) {}
 
-  /** Wake workers for `payload` (a processor's name, "" for everyone): now, or with the follow-up. */
+  /** Wake workers for `payload` (channel.ts: a processor's name, the pool's, "" for everyone): now, or with the follow-up. */
   wake(payload: string): void {
     if (this.inFlight) {
       // The follow-up stands for every wake-up since: one processor's name only if all named it.
@@ -51,7 +51,7 @@ export class WorkerWakeUp {
     const onlyOwn = local !== undefined && processors.size === 1 && processors.has(local.member);
     if (onlyOwn && local.nudge()) return;
     const [first] = processors;
-    this.wake(processors.size === 1 ? (first ?? "") : "");
+    this.wake(processors.size === 1 ? payloadFor(first) : "");
   }
 
   private async send(): Promise<void> {

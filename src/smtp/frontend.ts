@@ -57,8 +57,8 @@ export async function startSmtpFrontend(ctx: AppContext, options: SmtpFrontendOp
     db: ctx.db,
     wakeUp: ctx.wakeUp,
     localWake: { member: config.memberName, nudge: () => ctx.nudgeLocalWorker?.() ?? false },
-    onFlushed: (messages, own) => {
-      ctx.ingestFirst?.committed(messages, own);
+    onFlushed: (messages) => {
+      ctx.ingestFirst?.committed(messages);
       ctx.metrics.inc("mailcluster_submit_group_commits_total", "Group-commit statements that committed");
       ctx.metrics.inc("mailcluster_submit_group_committed_messages_total", "Messages written by group-commit statements (÷ statements = batch size)", {}, messages);
     },

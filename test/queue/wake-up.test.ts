@@ -92,3 +92,16 @@ describe("waking the queue workers", () => {
     await until(() => notifies() === 2, "the coalesced NOTIFY");
   });
 });
+
+describe("who a wake-up concerns", () => {
+  it("a processor's own work wakes it; pool work only workers that take the pool; \"\" everyone", async () => {
+    const { POOL_PAYLOAD, payloadFor, wakeConcerns } = await import("../../src/queue/channel.ts");
+    expect(payloadFor("be1")).toBe("be1");
+    expect(payloadFor(null)).toBe(POOL_PAYLOAD);
+    expect(wakeConcerns("be1", "be1", false)).toBe(true);
+    expect(wakeConcerns("be2", "be1", true)).toBe(false);
+    expect(wakeConcerns(POOL_PAYLOAD, "fe1", false)).toBe(false);
+    expect(wakeConcerns(POOL_PAYLOAD, "be1", true)).toBe(true);
+    expect(wakeConcerns("", "fe1", false)).toBe(true);
+  });
+});
