@@ -8,6 +8,7 @@ import { migrate } from "./db/migrate.ts";
 import { Directory } from "./accounts/directory.ts";
 import { InProcessBackend } from "./backend/registry.ts";
 import { loadSettings, type Settings } from "./cluster/settings.ts";
+import { MEMBERS_CHANNEL } from "./cluster/members.ts";
 import { Membership } from "./cluster/membership.ts";
 import { ClusterView } from "./cluster/cluster-view.ts";
 import { ClusterSecret } from "./cluster/cluster-secret.ts";
@@ -86,6 +87,7 @@ export class Member {
   private http: HttpServerHandle | null = null;
   private timers: Array<ReturnType<typeof setInterval>> = [];
   private unlisten: (() => Promise<void>) | null = null;
+  private unlistenMembers: (() => Promise<void>) | null = null;
   private currentSettings: Settings;
   private stopping: Promise<void> | null = null;
 
@@ -180,6 +182,11 @@ export class Member {
         version: this.o.version ?? null,
       },
     });
+    if (listen) {
+      this.unlistenMembers = await listen(MEMBERS_CHANNEL, () => {
+        cluster.refresh().catch((err: unknown) => ctx.logger.warn({ err: coerceError(err).message }, "cluster refresh after a membership change failed"));
+      });
+    }
     await this.membership.start();
     await cluster.refresh();
 
@@ -265,6 +272,7 @@ export class Member {
     const components = [...(this.o.components ?? [])].reverse();
     for (const c of components) await c.stop?.().catch((err: unknown) => log.warn({ err: coerceError(err).message, component: c.name }, "stop failed"));
     await this.unlisten?.().catch(() => {});
+    await this.unlistenMembers?.().catch(() => {});
     await this.ctx.directory.stop();
     await this.ctx.dkimKeys.stop();
     await this.coordinator?.stop();

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Role, SubmitMode } from "../domain/types.ts";
 import type { Executor } from "../db/db.ts";
 import { members } from "../db/schema/index.ts";
@@ -18,6 +18,18 @@ export interface MemberRow extends MemberInfo {
   startedAt: Date;
   heartbeatAt: Date;
   alive: boolean;
+}
+
+/**
+ * NOTIFY channel announcing that a member joined or left: the others re-read the members table
+ * at once instead of at their next heartbeat (a backend that joins gets its share of accounts
+ * from the first batch on, and one that left is no longer sent work).
+ */
+export const MEMBERS_CHANNEL = "mailcluster_members";
+
+/** Tell the other members that `name` joined or left (a lost notification costs a heartbeat's delay). */
+export async function announceMembers(db: Executor, name: string): Promise<void> {
+  await db.execute(sql`SELECT pg_notify(${MEMBERS_CHANNEL}, ${name})`);
 }
 
 /** Register (or re-register after a restart under the same name) and stamp the first heartbeat. */

@@ -2,7 +2,7 @@ import type { Clock, SubmitMode } from "../domain/types.ts";
 import type { Db } from "../db/db.ts";
 import type { Logger } from "../util/logger.ts";
 import { coerceError } from "../util/errors.ts";
-import { deregisterMember, heartbeatMember, type MemberInfo, registerMember } from "./members.ts";
+import { announceMembers, deregisterMember, heartbeatMember, type MemberInfo, registerMember } from "./members.ts";
 
 export interface MembershipOptions {
   db: Db;
@@ -38,6 +38,7 @@ export class Membership {
   async start(): Promise<void> {
     await registerMember(this.o.db, this.o.info, this.o.clock.now());
     this.o.logger.info({ member: this.o.info.name, roles: this.o.info.roles, submitMode: this.o.info.submitMode }, "member registered");
+    await this.announce();
     this.timer = setInterval(() => void this.beat(), this.o.intervalMs);
     this.timer.unref?.();
   }
@@ -47,7 +48,10 @@ export class Membership {
     const db = this.o.heartbeatDb ?? this.o.db;
     const once = async () => {
       const present = await heartbeatMember(db, this.o.info.name, this.o.clock.now());
-      if (!present) await registerMember(db, { ...this.o.info, submitMode: this.o.submitMode?.() ?? this.o.info.submitMode }, this.o.clock.now());
+      if (!present) {
+        await registerMember(db, { ...this.o.info, submitMode: this.o.submitMode?.() ?? this.o.info.submitMode }, this.o.clock.now());
+        await this.announce();
+      }
       await this.o.onBeat?.();
     };
     this.beating = (async () => {
@@ -70,6 +74,13 @@ export class Membership {
     return this.beating;
   }
 
+  /** The others learn of a join or a leave now, not at their next heartbeat; polling covers a lost one. */
+  private async announce(): Promise<void> {
+    await announceMembers(this.o.db, this.o.info.name).catch((err: unknown) => {
+      this.o.logger.warn({ err: coerceError(err).message }, "could not announce the membership change");
+    });
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -77,6 +88,7 @@ export class Membership {
     try {
       await deregisterMember(this.o.db, this.o.info.name);
       this.o.logger.info({ member: this.o.info.name }, "member deregistered");
+      await this.announce();
     } catch (err) {
       this.o.logger.warn({ err: coerceError(err).message }, "could not deregister");
     }
