@@ -145,13 +145,13 @@ export class QueueWorker {
           this.o.onHeld?.(performance.now() - t0);
           continue;
         }
-        if (this.gather && this.o.gatherMs) {
-          await this.gatherWork(this.o.gatherMs);
-          this.gather = false;
+        const gather = this.gather && Boolean(this.o.gatherMs);
+        this.gather = false;
+        if (gather) {
+          await this.gatherWork(this.o.gatherMs ?? 0);
           // What arrived meanwhile may say ingest is busy: ask the hold-off again before claiming.
           if (this.o.holdOff) continue;
         }
-        this.gather = false;
         try {
           this.nudged = false;
           this.o.holdOff?.claiming();

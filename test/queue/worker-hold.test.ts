@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { delivered } from "../../src/domain/outcome.ts";
 import { submitMessage } from "../../src/queue/submit.ts";
-import { type ClaimHoldOff, QueueWorker } from "../../src/queue/worker.ts";
+import type { ClaimedRecipient } from "../../src/domain/delivery.ts";
+import { type ClaimHoldOff, QueueWorker, type WorkerOptions } from "../../src/queue/worker.ts";
 import { systemClock, systemRandom } from "../../src/util/clock.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.ts";
@@ -9,6 +10,26 @@ import { until } from "../helpers/until.ts";
 
 const policy = () => ({ initialSeconds: 300, maxSeconds: 4000, jitter: 0.1, lifetimeSeconds: 86400 });
 const content = new TextEncoder().encode("Subject: x\r\n\r\nx\r\n");
+
+type Knobs = Pick<WorkerOptions, "member" | "pollIntervalMs" | "batchSize" | "concurrency"> & Partial<Pick<WorkerOptions, "holdOff" | "gatherMs" | "gatherMaxMs">>;
+
+/** A worker on `db` whose handler delivers every recipient of a batch and tells `seen` of the batch. */
+function deliveringWorker(db: WorkerOptions["db"], knobs: Knobs, seen: (batch: readonly ClaimedRecipient[]) => void): QueueWorker {
+  return new QueueWorker({
+    db,
+    includePool: () => false,
+    clock: systemClock,
+    random: systemRandom,
+    logger: silentLogger,
+    policy,
+    leaseMs: 60_000,
+    ...knobs,
+    handler: (rcpts) => {
+      seen(rcpts);
+      return Promise.resolve(rcpts.map((r) => ({ recipientId: r.id, outcome: delivered(250, "2.0.0", "ok") })));
+    },
+  });
+}
 
 describe("the worker's hold-off (ingest first)", () => {
   let tdb: TestDatabase;
@@ -30,24 +51,7 @@ describe("the worker's hold-off (ingest first)", () => {
       claimed: (count, more) => told.push([count, more]),
     };
     const handled: number[] = [];
-    const worker = new QueueWorker({
-      db: tdb.storage.db,
-      member: "m1",
-      includePool: () => false,
-      clock: systemClock,
-      random: systemRandom,
-      logger: silentLogger,
-      policy,
-      leaseMs: 60_000,
-      pollIntervalMs: 20,
-      batchSize: 2,
-      concurrency: 1,
-      holdOff,
-      handler: (rcpts) => {
-        handled.push(performance.now());
-        return Promise.resolve(rcpts.map((r) => ({ recipientId: r.id, outcome: delivered(250, "2.0.0", "ok") })));
-      },
-    });
+    const worker = deliveringWorker(tdb.storage.db, { member: "m1", pollIntervalMs: 20, batchSize: 2, concurrency: 1, holdOff }, () => handled.push(performance.now()));
     await submitMessage(tdb.storage.db, {
       envelope: { sender: "s@example.org", recipients: ["a", "b", "c"].map((l) => ({ address: `${l}@example.net` })) },
       content,
@@ -73,24 +77,8 @@ describe("the worker's hold-off (ingest first)", () => {
 
   it("gathers again while work keeps being announced, up to gatherMaxMs; a lone message waits one gatherMs", async () => {
     const handled: Array<{ at: number; messageId: number }> = [];
-    const worker = new QueueWorker({
-      db: tdb.storage.db,
-      member: "m2",
-      includePool: () => false,
-      clock: systemClock,
-      random: systemRandom,
-      logger: silentLogger,
-      policy,
-      leaseMs: 60_000,
-      pollIntervalMs: 60_000,
-      batchSize: 50,
-      concurrency: 2,
-      gatherMs: 20,
-      gatherMaxMs: 400,
-      handler: (rcpts) => {
-        for (const r of rcpts) handled.push({ at: performance.now(), messageId: r.messageId });
-        return Promise.resolve(rcpts.map((r) => ({ recipientId: r.id, outcome: delivered(250, "2.0.0", "ok") })));
-      },
+    const worker = deliveringWorker(tdb.storage.db, { member: "m2", pollIntervalMs: 60_000, batchSize: 50, concurrency: 2, gatherMs: 20, gatherMaxMs: 400 }, (rcpts) => {
+      for (const r of rcpts) handled.push({ at: performance.now(), messageId: r.messageId });
     });
     const submit = async () => (await submitMessage(tdb.storage.db, { envelope: { sender: "s@example.org", recipients: [{ address: "x@example.net" }] }, content, submittedBy: "test", processor: "m2", now: new Date() })).messageId;
     worker.start();
